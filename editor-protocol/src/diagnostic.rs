@@ -128,7 +128,11 @@ impl fmt::Display for Diagnostic {
         if let (Some(line), Some(col)) = (self.line, self.column) {
             write!(f, "{line}:{col}: ")?;
         }
-        let path = if self.path.is_empty() { "/" } else { &self.path };
+        let path = if self.path.is_empty() {
+            "/"
+        } else {
+            &self.path
+        };
         write!(f, "{path}: ")?;
         match (&self.node, &self.port) {
             (Some(n), Some(p)) => write!(f, "node `{n}` port `{p}`: ")?,

@@ -98,7 +98,9 @@ pub struct NodeStarted {
     pub attempt: u32,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum LogLevel {
     Trace,
@@ -141,7 +143,9 @@ pub struct NodeEmit {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Preview {
-    Full { value: Value },
+    Full {
+        value: Value,
+    },
     Truncated {
         /// Size of the whole value as compact JSON.
         bytes: usize,

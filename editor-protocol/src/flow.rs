@@ -113,12 +113,17 @@ impl<'de> Deserialize<'de> for InputDecl {
         impl<'de> serde::de::Visitor<'de> for V {
             type Value = InputDecl;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a type such as \"string\", or an object {\"type\": ..., \"default\": ...}")
+                f.write_str(
+                    "a type such as \"string\", or an object {\"type\": ..., \"default\": ...}",
+                )
             }
             fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<InputDecl, E> {
                 s.parse().map(InputDecl::Type).map_err(E::custom)
             }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<InputDecl, A::Error> {
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<InputDecl, A::Error> {
                 InputSpec::deserialize(serde::de::value::MapAccessDeserializer::new(map))
                     .map(InputDecl::Full)
             }
@@ -366,7 +371,8 @@ impl NodeTypeRef {
         let valid_segment = |seg: &str| {
             let mut chars = seg.chars();
             chars.next().is_some_and(|c| c.is_ascii_lowercase())
-                && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+                && chars
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
         };
         let segments: Vec<&str> = name.split('.').collect();
         if segments.len() < 2 || !segments.iter().all(|s| valid_segment(s)) {
@@ -377,7 +383,8 @@ impl NodeTypeRef {
         if let Some(v) = version {
             let ok = !v.is_empty()
                 && v.split('.').count() <= 3
-                && v.split('.').all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()));
+                && v.split('.')
+                    .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()));
             if !ok {
                 return Err(format!(
                     "`{s}` has an invalid version: expected `@MAJOR`, `@MAJOR.MINOR` or `@MAJOR.MINOR.PATCH`"
@@ -439,16 +446,20 @@ mod tests {
         assert_eq!(doc.nodes.len(), 2);
         assert!(doc.inputs["name"].is_required());
         assert!(!doc.inputs["n"].is_required());
-        let retry = doc.nodes[1].policy.as_ref().unwrap().retry.as_ref().unwrap();
+        let retry = doc.nodes[1]
+            .policy
+            .as_ref()
+            .unwrap()
+            .retry
+            .as_ref()
+            .unwrap();
         assert_eq!(retry.backoff_ms, 100);
     }
 
     #[test]
     fn unknown_fields_are_rejected() {
-        let err = serde_json::from_str::<FlowDocument>(
-            r#"{"weft": 1, "name": "x", "nodez": []}"#,
-        )
-        .unwrap_err();
+        let err = serde_json::from_str::<FlowDocument>(r#"{"weft": 1, "name": "x", "nodez": []}"#)
+            .unwrap_err();
         assert!(err.to_string().contains("unknown field `nodez`"), "{err}");
     }
 
@@ -469,7 +480,11 @@ mod tests {
         let r = NodeTypeRef::parse("text.template@1").unwrap();
         assert!(r.matches_version("1.4.0"));
         assert!(!r.matches_version("2.0.0"));
-        assert!(!NodeTypeRef::parse("text.template@1.2").unwrap().matches_version("1.20.0"));
+        assert!(
+            !NodeTypeRef::parse("text.template@1.2")
+                .unwrap()
+                .matches_version("1.20.0")
+        );
         assert!(NodeTypeRef::parse("Text.x").is_err());
         assert!(NodeTypeRef::parse("template").is_err());
         assert!(NodeTypeRef::parse("a.b@x").is_err());

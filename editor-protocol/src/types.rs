@@ -105,14 +105,15 @@ impl PortType {
             (List(a), Messages) => a.is_assignable_to(&Self::messages_element()),
             (Object(_), Object(None)) => true,
             (Object(None), Object(Some(_))) => true,
-            (Object(Some(from)), Object(Some(to))) => to.iter().all(|want| {
-                match from.iter().find(|f| f.name == want.name) {
-                    Some(have) => {
-                        (want.optional || !have.optional) && have.ty.is_assignable_to(&want.ty)
-                    }
-                    None => want.optional,
-                }
-            }),
+            (Object(Some(from)), Object(Some(to))) => {
+                to.iter()
+                    .all(|want| match from.iter().find(|f| f.name == want.name) {
+                        Some(have) => {
+                            (want.optional || !have.optional) && have.ty.is_assignable_to(&want.ty)
+                        }
+                        None => want.optional,
+                    })
+            }
             (a, b) => a == b,
         }
     }
@@ -206,10 +207,7 @@ impl PortType {
             } else {
                 format!(" at {at}")
             };
-            Err(format!(
-                "expected {self}, got {}{place}",
-                json_kind(value)
-            ))
+            Err(format!("expected {self}, got {}{place}", json_kind(value)))
         }
     }
 }
@@ -466,7 +464,10 @@ mod tests {
             ("list<int>", "list<number>"),
             ("embedding", "list<number>"),
             ("list<number>", "embedding"),
-            ("list<object{role: string, content: string, name: string}>", "messages"),
+            (
+                "list<object{role: string, content: string, name: string}>",
+                "messages",
+            ),
             ("object{a: int, b: string}", "object{a: number}"),
             ("object{a: int}", "object{a: int, b?: string}"),
             ("object{a: int}", "object"),
@@ -487,14 +488,20 @@ mod tests {
             ("string", "list<string>"),
         ];
         for (a, b) in no {
-            assert!(!t(a).is_assignable_to(&t(b)), "{a} -> {b} should be refused");
+            assert!(
+                !t(a).is_assignable_to(&t(b)),
+                "{a} -> {b} should be refused"
+            );
         }
     }
 
     #[test]
     fn runtime_checks_only_where_needed() {
         assert!(PortType::needs_runtime_check(&t("any"), &t("string")));
-        assert!(PortType::needs_runtime_check(&t("list<any>"), &t("list<int>")));
+        assert!(PortType::needs_runtime_check(
+            &t("list<any>"),
+            &t("list<int>")
+        ));
         assert!(!PortType::needs_runtime_check(&t("string"), &t("string")));
         assert!(!PortType::needs_runtime_check(&t("any"), &t("json")));
     }
@@ -505,10 +512,7 @@ mod tests {
         assert!(ty.check(&json!({"items": [1, 2]})).is_ok());
         let err = ty.check(&json!({"items": [1, "x"]})).unwrap_err();
         assert_eq!(err, "expected int, got string at /items/1");
-        assert_eq!(
-            ty.check(&json!({})).unwrap_err(),
-            "missing field at /items"
-        );
+        assert_eq!(ty.check(&json!({})).unwrap_err(), "missing field at /items");
         assert!(t("int").check(&json!(1.5)).is_err());
         assert!(t("number").check(&json!(1)).is_ok());
     }
@@ -520,7 +524,10 @@ mod tests {
         assert_eq!(ty.project(&path("user.id")), Some(PortType::Int));
         assert_eq!(ty.project(&path("user.nope")), None);
         assert_eq!(t("any").project(&path("a.b")), Some(PortType::Any));
-        assert_eq!(t("list<string>").project(&path("0")), Some(PortType::String));
+        assert_eq!(
+            t("list<string>").project(&path("0")),
+            Some(PortType::String)
+        );
         assert_eq!(t("string").project(&path("x")), None);
     }
 }

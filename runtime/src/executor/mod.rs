@@ -1,0 +1,386 @@
+//! The DAG executor.
+//!
+//! A run walks its [`Plan`]: every node starts as soon as all the nodes it
+//! reads from have settled, and independent branches run concurrently
+//! (at most `max_concurrency` nodes of one run at a time).
+//!
+//! **Dead branches.** An output port a node leaves unset is dead, and so
+//! are the edges leaving it. When its producers have settled, a node runs
+//! only if each of its *required* inputs has a live value; otherwise it is
+//! skipped (`node.skipped`) and all its outputs are dead, so the skip
+//! propagates. Optional inputs with no live value are simply absent. A
+//! `multi` input receives the list of its live values in edge order, and is
+//! live when at least one is; `flow.merge` uses that to take the first live
+//! branch. A single-valued input has exactly one edge (validation enforces
+//! it).
+//!
+//! **Failures.** Each attempt has a deadline (`policy.timeout_ms`); failed
+//! attempts are retried per `policy.retry` with exponential backoff unless
+//! the error is not retryable. A node that fails for good fails the run and
+//! cancels its other nodes — unless its policy is `on_error: continue`:
+//! then its `error` output carries `{node, code, message}` and its other
+//! outputs are dead.
+//!
+//! ## Layout
+//! - this module: the scheduling loop, cancellation, run events.
+//! - [`attempt`]: one node's attempts, retries and output checks.
+//! - [`values`]: values, input gathering, previews, flow inputs/outputs.
+
+mod attempt;
+pub mod values;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Map, Value};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use weft_editor_protocol::events::{
+    ErrorInfo, EventBody, NodeFailed, NodeSkipped, RunFinished, RunStarted, RunStatus,
+};
+use weft_editor_protocol::flow::OnError;
+
+use crate::events::{EventSink, RunEmitter};
+use crate::plan::Plan;
+use attempt::{Attempted, run_node};
+use values::{GatherError, NodeState, Val, flow_outputs, gather, prepare_inputs};
+
+/// Default size above which event previews are truncated (bytes of JSON).
+pub const DEFAULT_PREVIEW_LIMIT: usize = 4096;
+
+/// How to run a plan.
+#[derive(Clone)]
+pub struct RunOptions {
+    pub run_id: String,
+    pub sink: Arc<dyn EventSink>,
+    /// Cancelling it stops the run's nodes at their next epoch tick.
+    pub cancel: CancellationToken,
+    /// Node output previews in events are cut above this many bytes.
+    pub preview_limit: usize,
+}
+
+impl std::fmt::Debug for RunOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunOptions")
+            .field("run_id", &self.run_id)
+            .finish()
+    }
+}
+
+impl RunOptions {
+    pub fn new(run_id: impl Into<String>, sink: Arc<dyn EventSink>) -> Self {
+        RunOptions {
+            run_id: run_id.into(),
+            sink,
+            cancel: CancellationToken::new(),
+            preview_limit: DEFAULT_PREVIEW_LIMIT,
+        }
+    }
+}
+
+/// How a run ended.
+#[derive(Debug, Clone)]
+pub struct RunOutcome {
+    pub status: RunStatus,
+    /// The flow's outputs (dead ones absent).
+    pub outputs: indexmap::IndexMap<String, Value>,
+    pub error: Option<ErrorInfo>,
+    pub duration: Duration,
+}
+
+/// A new run id: time-ordered and unique within the process and, with
+/// overwhelming probability, across processes.
+pub fn new_run_id() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let salt = std::collections::hash_map::RandomState::new();
+    let mix = std::hash::BuildHasher::hash_one(&salt, (n, std::process::id()));
+    format!("r{:011x}{:08x}", now.as_millis(), mix as u32)
+}
+
+/// Runs a plan to completion (or failure, or cancellation). Never panics on
+/// bad input: invalid flow inputs end the run as `failed` with code `input`.
+pub async fn execute(plan: Arc<Plan>, inputs: Map<String, Value>, opts: RunOptions) -> RunOutcome {
+    let started = Instant::now();
+    let emitter = Arc::new(RunEmitter::new(opts.run_id.clone(), opts.sink.clone()));
+    emitter.emit(EventBody::RunStarted(RunStarted {
+        flow: plan.flow.clone(),
+        nodes: plan
+            .order
+            .iter()
+            .map(|&i| plan.nodes[i].id.to_string())
+            .collect(),
+    }));
+
+    let finish = |status: RunStatus, outputs, error: Option<ErrorInfo>| {
+        let duration = started.elapsed();
+        emitter.emit(EventBody::RunFinished(RunFinished {
+            status,
+            outputs: Clone::clone(&outputs),
+            error: error.clone(),
+            duration_ms: ms(duration),
+        }));
+        RunOutcome {
+            status,
+            outputs,
+            error,
+            duration,
+        }
+    };
+
+    let flow_inputs = match prepare_inputs(&plan, &inputs) {
+        Ok(v) => v,
+        Err(errors) => {
+            let error = ErrorInfo {
+                code: "input".into(),
+                message: errors.join("; "),
+                node: None,
+            };
+            return finish(RunStatus::Failed, Default::default(), Some(error));
+        }
+    };
+
+    let mut run = Run {
+        plan: plan.clone(),
+        emitter: emitter.clone(),
+        states: vec![NodeState::Waiting; plan.nodes.len()],
+        remaining: plan.nodes.iter().map(|n| n.upstream.len()).collect(),
+        flow_inputs: Arc::new(flow_inputs),
+        tasks: JoinSet::new(),
+        permits: Arc::new(Semaphore::new(plan.max_concurrency)),
+        preview_limit: opts.preview_limit,
+        settled: 0,
+        started_at: HashMap::new(),
+    };
+
+    let run_deadline = plan.run_timeout.map(|t| tokio::time::Instant::now() + t);
+    let result = run.drive(&opts.cancel, run_deadline).await;
+    // Aborted node tasks must be gone before `run.finished`, so no event of
+    // theirs can follow it.
+    run.tasks.shutdown().await;
+    let outputs = match &result {
+        Ok(()) => flow_outputs(&plan, &run.states, &run.flow_inputs),
+        Err(_) => Default::default(),
+    };
+    match result {
+        Ok(()) => finish(RunStatus::Succeeded, outputs, None),
+        Err(Stop::Failed(error)) => finish(RunStatus::Failed, outputs, Some(error)),
+        Err(Stop::Cancelled(error)) => finish(RunStatus::Cancelled, outputs, Some(error)),
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+enum Stop {
+    Failed(ErrorInfo),
+    Cancelled(ErrorInfo),
+}
+
+struct Run {
+    plan: Arc<Plan>,
+    emitter: Arc<RunEmitter>,
+    states: Vec<NodeState>,
+    /// Producers of each node that have not settled yet.
+    remaining: Vec<usize>,
+    flow_inputs: Arc<HashMap<String, Val>>,
+    tasks: JoinSet<(usize, Attempted)>,
+    permits: Arc<Semaphore>,
+    preview_limit: usize,
+    settled: usize,
+    started_at: HashMap<usize, Instant>,
+}
+
+impl Run {
+    async fn drive(
+        &mut self,
+        cancel: &CancellationToken,
+        deadline: Option<tokio::time::Instant>,
+    ) -> Result<(), Stop> {
+        let roots: Vec<usize> = self
+            .plan
+            .order
+            .iter()
+            .copied()
+            .filter(|&i| self.remaining[i] == 0)
+            .collect();
+        for i in roots {
+            self.schedule(i)?;
+        }
+        while self.settled < self.plan.nodes.len() {
+            let joined = tokio::select! {
+                biased;
+                _ = cancel.cancelled() => {
+                    return Err(self.abort("cancelled", "the run was cancelled", Stop::Cancelled));
+                }
+                _ = sleep_until(deadline) => {
+                    return Err(self.abort("run_timeout", "the run exceeded its deadline (settings.run_timeout_ms)", Stop::Failed));
+                }
+                joined = self.tasks.join_next() => joined,
+            };
+            let Some(joined) = joined else {
+                // Nothing running and not everything settled: cannot happen
+                // for a validated plan; report instead of hanging.
+                return Err(Stop::Failed(ErrorInfo {
+                    code: "internal".into(),
+                    message: "the executor stalled with nodes left to run".into(),
+                    node: None,
+                }));
+            };
+            let (i, attempted) = joined.map_err(|e| {
+                Stop::Failed(ErrorInfo {
+                    code: "internal".into(),
+                    message: format!("a node task ended abnormally: {e}"),
+                    node: None,
+                })
+            })?;
+            self.started_at.remove(&i);
+            match attempted {
+                Attempted::Ok(ports) => self.settle(i, NodeState::Done(ports))?,
+                Attempted::Failed(failure) => self.fail(i, failure)?,
+            }
+        }
+        Ok(())
+    }
+
+    /// Decides what to do with a node whose producers have all settled.
+    fn schedule(&mut self, i: usize) -> Result<(), Stop> {
+        let node = &self.plan.nodes[i];
+        match gather(&self.plan, node, &self.states, &self.flow_inputs) {
+            Ok(inputs) => {
+                self.states[i] = NodeState::Running;
+                self.started_at.insert(i, Instant::now());
+                let plan = self.plan.clone();
+                let emitter = self.emitter.clone();
+                let permits = self.permits.clone();
+                let preview_limit = self.preview_limit;
+                self.tasks.spawn(async move {
+                    let attempted =
+                        run_node(&plan, i, inputs, emitter, permits, preview_limit).await;
+                    (i, attempted)
+                });
+                Ok(())
+            }
+            Err(GatherError::Dead(reason)) => {
+                self.emitter.emit(EventBody::NodeSkipped(NodeSkipped {
+                    node: node.id.to_string(),
+                    reason,
+                }));
+                self.settle(i, NodeState::Skipped)
+            }
+            Err(GatherError::Invalid { code, message }) => self.fail(
+                i,
+                attempt::Failure {
+                    error: ErrorInfo {
+                        code: code.into(),
+                        message,
+                        node: Some(node.id.to_string()),
+                    },
+                    attempt: 0,
+                    duration: Duration::ZERO,
+                },
+            ),
+        }
+    }
+
+    /// Records a node's final state and schedules consumers that became ready.
+    fn settle(&mut self, i: usize, state: NodeState) -> Result<(), Stop> {
+        self.states[i] = state;
+        self.settled += 1;
+        let plan = self.plan.clone();
+        for &d in &plan.nodes[i].downstream {
+            self.remaining[d] -= 1;
+            if self.remaining[d] == 0 {
+                self.schedule(d)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A node failed for good: continue via its `error` port, or fail the run.
+    fn fail(&mut self, i: usize, failure: attempt::Failure) -> Result<(), Stop> {
+        let node = &self.plan.nodes[i];
+        let handled = node.on_error == OnError::Continue;
+        self.emitter.emit(EventBody::NodeFailed(NodeFailed {
+            node: node.id.to_string(),
+            attempt: failure.attempt,
+            duration_ms: ms(failure.duration),
+            error: failure.error.clone(),
+            will_retry: false,
+            retry_in_ms: None,
+            handled,
+        }));
+        if handled {
+            let error = serde_json::json!({
+                "node": node.id.as_ref(),
+                "code": failure.error.code,
+                "message": failure.error.message,
+            });
+            let ports = HashMap::from([(
+                weft_editor_protocol::flow::ERROR_PORT.to_string(),
+                Val::from_value(error),
+            )]);
+            return self.settle(i, NodeState::Handled(Arc::new(ports)));
+        }
+        self.states[i] = NodeState::Failed;
+        let error = failure.error;
+        Err(self.abort_with(Stop::Failed(error)))
+    }
+
+    /// Stops every running node, reporting each as cancelled.
+    fn abort(&mut self, code: &str, message: &str, wrap: fn(ErrorInfo) -> Stop) -> Stop {
+        self.abort_with(wrap(ErrorInfo {
+            code: code.into(),
+            message: message.into(),
+            node: None,
+        }))
+    }
+
+    fn abort_with(&mut self, stop: Stop) -> Stop {
+        self.tasks.abort_all();
+        let reason = match &stop {
+            Stop::Cancelled(_) => "the run was cancelled".to_string(),
+            Stop::Failed(e) => match &e.node {
+                Some(n) => format!("stopped because `{n}` failed"),
+                None => format!("stopped: {}", e.message),
+            },
+        };
+        let mut running: Vec<usize> = self.started_at.keys().copied().collect();
+        running.sort_unstable();
+        for i in running {
+            let started = self
+                .started_at
+                .remove(&i)
+                .map(|t| t.elapsed())
+                .unwrap_or_default();
+            self.emitter.emit(EventBody::NodeFailed(NodeFailed {
+                node: self.plan.nodes[i].id.to_string(),
+                attempt: 0,
+                duration_ms: ms(started),
+                error: ErrorInfo {
+                    code: "cancelled".into(),
+                    message: reason.clone(),
+                    node: Some(self.plan.nodes[i].id.to_string()),
+                },
+                will_retry: false,
+                retry_in_ms: None,
+                handled: false,
+            }));
+        }
+        stop
+    }
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,125 @@
+//! Compiled components on disk.
+//!
+//! Key: the engine's precompile-compatibility hash (wasmtime version,
+//! target, compiler settings) and the SHA-256 of the component bytes. A hit
+//! is deserialized (memory-mapped), never recompiled. Files are written to
+//! a temporary name and renamed, so a crash never leaves a half-written
+//! artifact under a real key.
+//!
+//! The cache directory must be trusted: deserializing runs native code
+//! produced by the compiler. It lives in the user's own cache directory by
+//! default.
+
+use std::hash::{Hash, Hasher};
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+use wasmtime::Engine;
+use wasmtime::component::Component;
+
+use super::HostError;
+
+/// How a component was obtained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheOutcome {
+    /// Loaded from the disk cache without compiling.
+    Hit,
+    /// Compiled and stored in the cache.
+    Compiled,
+    /// Compiled; no cache configured or it could not be written.
+    Uncached,
+}
+
+/// Feeds `Hash` output into SHA-256, so the key is stable across builds.
+struct ShaHasher(Sha256);
+
+impl Hasher for ShaHasher {
+    fn finish(&self) -> u64 {
+        0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+}
+
+fn engine_key(engine: &Engine) -> String {
+    let mut h = ShaHasher(Sha256::new());
+    engine.precompile_compatibility_hash().hash(&mut h);
+    hex(&h.0.finalize()[..8])
+}
+
+/// Returns the component, the hex SHA-256 of its bytes, and where it came from.
+pub(super) fn compile_cached(
+    engine: &Engine,
+    cache_dir: Option<&Path>,
+    name: &str,
+    bytes: &[u8],
+) -> Result<(Component, String, CacheOutcome), HostError> {
+    let content_hash = hex(&Sha256::digest(bytes));
+    let invalid = |e: wasmtime::Error| HostError::InvalidComponent {
+        name: name.to_string(),
+        message: format!("{e:#}"),
+    };
+
+    let Some(dir) = cache_dir else {
+        let component = Component::new(engine, bytes).map_err(invalid)?;
+        return Ok((component, content_hash, CacheOutcome::Uncached));
+    };
+    let path = dir.join(format!("{}-{}.cwasm", engine_key(engine), content_hash));
+
+    if path.is_file() {
+        match deserialize(engine, &path) {
+            Ok(component) => return Ok((component, content_hash, CacheOutcome::Hit)),
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "discarding unusable cached component");
+                let _ = std::fs::remove_file(&path);
+            }
+        }
+    }
+
+    let component = Component::new(engine, bytes).map_err(invalid)?;
+    let outcome = match store(&component, dir, &path) {
+        Ok(()) => CacheOutcome::Compiled,
+        Err(e) => {
+            tracing::warn!(dir = %dir.display(), error = %e, "component cache not writable; continuing without it");
+            CacheOutcome::Uncached
+        }
+    };
+    Ok((component, content_hash, outcome))
+}
+
+#[allow(unsafe_code)]
+fn deserialize(engine: &Engine, path: &Path) -> wasmtime::Result<Component> {
+    // SAFETY: the file was produced by `Component::serialize` for an engine
+    // with the same compatibility hash (it is part of the file name, and
+    // wasmtime re-checks the header), and lives in the user's own cache
+    // directory, which we treat as trusted like the binary itself.
+    unsafe { Component::deserialize_file(engine, path) }
+}
+
+fn store(component: &Component, dir: &Path, path: &Path) -> std::io::Result<()> {
+    let bytes = component
+        .serialize()
+        .map_err(|e| std::io::Error::other(format!("{e:#}")))?;
+    std::fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!(
+        ".{}.{}.tmp",
+        path.file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("component"),
+        std::process::id()
+    ));
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}

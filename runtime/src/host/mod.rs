@@ -1,0 +1,191 @@
+//! The wasmtime host: one [`Host`] per process owns the engine (pooling
+//! allocator, epoch interruption), the linker with WASI (nothing granted)
+//! and Weft's host interfaces, and the on-disk component cache.
+//!
+//! ## Layout
+//! - [`bindings`]: `bindgen!` for `nodes/wit/node.wit`, the `host` interface.
+//! - [`capabilities`]: the capability interfaces, checked against grants.
+//! - [`state`]: per-call store data, memory limiter, stdout/stderr → logs.
+//! - [`cache`]: compiled components on disk, keyed by engine and content.
+//! - [`component`]: a loaded node component and its `describe`/`run` calls.
+
+pub mod bindings;
+mod cache;
+mod capabilities;
+pub(crate) mod component;
+pub mod state;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use wasmtime::component::{HasSelf, Linker};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+pub use cache::CacheOutcome;
+pub use component::{LoadedComponent, NodeCall, NodeFailure, NodeOutputs};
+use state::NodeState;
+
+/// One MiB.
+const MIB: u64 = 1024 * 1024;
+
+/// How the host is set up. `Default` gives the production defaults.
+#[derive(Debug, Clone)]
+pub struct HostConfig {
+    /// Where compiled components are cached; `None` disables the cache.
+    pub cache_dir: Option<PathBuf>,
+    /// Default linear-memory cap per node call, in bytes (64 MiB).
+    pub memory_limit: u64,
+    /// The largest cap a node's policy may ask for, in bytes (1 GiB).
+    pub max_memory_limit: u64,
+    /// How many node calls may be live at once in this process; the
+    /// pooling allocator reserves slots for this many (1000).
+    pub max_instances: u32,
+    /// Epoch tick: how often running guests are checked against their
+    /// deadline and yield to the scheduler (1 ms).
+    pub epoch_tick: Duration,
+}
+
+impl Default for HostConfig {
+    fn default() -> Self {
+        HostConfig {
+            cache_dir: default_cache_dir(),
+            memory_limit: 64 * MIB,
+            max_memory_limit: 1024 * MIB,
+            max_instances: 1000,
+            epoch_tick: Duration::from_millis(1),
+        }
+    }
+}
+
+/// `$WEFT_CACHE_DIR`, else `$XDG_CACHE_HOME/weft/components`, else
+/// `~/.cache/weft/components`.
+pub fn default_cache_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("WEFT_CACHE_DIR") {
+        return Some(PathBuf::from(dir));
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    Some(base.join("weft").join("components"))
+}
+
+/// Errors setting up the host or loading a component.
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    #[error("cannot set up the WebAssembly engine: {0}")]
+    Engine(String),
+    #[error("`{name}` is not a usable Weft node component: {message}")]
+    InvalidComponent { name: String, message: String },
+    #[error("node component `{name}` failed in `{call}`: {message}")]
+    Call {
+        name: String,
+        call: &'static str,
+        message: String,
+    },
+}
+
+/// The process-wide WebAssembly host.
+pub struct Host {
+    engine: Engine,
+    linker: Linker<NodeState>,
+    config: HostConfig,
+    ticker_stop: Arc<AtomicBool>,
+}
+
+impl std::fmt::Debug for Host {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Host")
+            .field("config", &self.config)
+            .finish()
+    }
+}
+
+impl Host {
+    pub fn new(config: HostConfig) -> Result<Arc<Host>, HostError> {
+        let engine_error = |e: wasmtime::Error| HostError::Engine(format!("{e:#}"));
+        let max_memory = usize::try_from(config.max_memory_limit.max(config.memory_limit))
+            .map_err(|_| HostError::Engine("memory limit does not fit this platform".into()))?;
+
+        let mut pool = PoolingAllocationConfig::default();
+        pool.total_component_instances(config.max_instances)
+            .total_core_instances(config.max_instances.saturating_mul(4))
+            .total_memories(config.max_instances.saturating_mul(2))
+            .total_tables(config.max_instances.saturating_mul(4))
+            .total_stacks(config.max_instances)
+            .max_memories_per_component(2)
+            .max_tables_per_component(8)
+            .max_core_instances_per_component(16)
+            .max_memory_size(max_memory)
+            // Keep a little of each slot's memory resident between uses so
+            // the next instantiation does not page-fault it back in.
+            .linear_memory_keep_resident(64 * 1024)
+            .table_keep_resident(16 * 1024);
+
+        let mut wasm = Config::new();
+        wasm.epoch_interruption(true)
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
+            .memory_init_cow(true)
+            .wasm_backtrace_max_frames(std::num::NonZeroUsize::new(32));
+        let engine = Engine::new(&wasm).map_err(engine_error)?;
+
+        let mut linker: Linker<NodeState> = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(engine_error)?;
+        bindings::Node::add_to_linker::<NodeState, HasSelf<NodeState>>(&mut linker, |s| s)
+            .map_err(engine_error)?;
+
+        let ticker_stop = Arc::new(AtomicBool::new(false));
+        {
+            let engine = engine.clone();
+            let stop = ticker_stop.clone();
+            let tick = config.epoch_tick;
+            std::thread::Builder::new()
+                .name("weft-epoch".into())
+                .spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        std::thread::sleep(tick);
+                        engine.increment_epoch();
+                    }
+                })
+                .map_err(|e| HostError::Engine(format!("cannot start the epoch thread: {e}")))?;
+        }
+
+        Ok(Arc::new(Host {
+            engine,
+            linker,
+            config,
+            ticker_stop,
+        }))
+    }
+
+    pub fn config(&self) -> &HostConfig {
+        &self.config
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Compiles (or loads from the cache) a component, links it, and reads
+    /// its `info`. `name` is used in errors (a file path or a built-in name).
+    pub async fn load(
+        self: &Arc<Self>,
+        name: &str,
+        bytes: &[u8],
+    ) -> Result<LoadedComponent, HostError> {
+        let (component, hash, outcome) =
+            cache::compile_cached(&self.engine, self.config.cache_dir.as_deref(), name, bytes)?;
+        LoadedComponent::link(self.clone(), name, component, hash, outcome).await
+    }
+
+    pub(crate) fn linker(&self) -> &Linker<NodeState> {
+        &self.linker
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        self.ticker_stop.store(true, Ordering::Relaxed);
+    }
+}

@@ -1,0 +1,261 @@
+//! Tolerant parsing: turns a JSON value into a [`FlowDocument`], piece by
+//! piece, so one malformed node or edge does not hide the problems in the
+//! others. Every field that fails to deserialize becomes a `schema`
+//! diagnostic with its JSON pointer; the parts that did parse are kept for
+//! the semantic checks.
+
+use std::collections::HashSet;
+
+use indexmap::IndexMap;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+use weft_editor_protocol::flow::{
+    Capabilities, EdgeDecl, FlowDocument, FlowSettings, InputDecl, NodeDecl,
+};
+use weft_editor_protocol::{Diagnostic, DiagnosticCode};
+
+use super::locate::escape;
+
+/// A document with the parts that parsed, and where each came from.
+#[derive(Debug)]
+pub struct Parsed {
+    pub doc: FlowDocument,
+    /// For each node in `doc.nodes`, its index in the source array.
+    pub node_index: Vec<usize>,
+    /// For each edge in `doc.edges`, its index in the source array.
+    pub edge_index: Vec<usize>,
+    /// Ids of nodes that are in the source but did not parse: references to
+    /// them are not reported again as unknown.
+    pub broken_ids: HashSet<String>,
+    /// Whether the `inputs` section parsed entirely (if not, references to
+    /// unknown inputs are not reported).
+    pub inputs_complete: bool,
+}
+
+const TOP_FIELDS: &[&str] = &[
+    "weft",
+    "name",
+    "description",
+    "inputs",
+    "nodes",
+    "edges",
+    "outputs",
+    "capabilities",
+    "settings",
+    "ui",
+];
+
+fn schema_error(pointer: String, message: impl Into<String>) -> Diagnostic {
+    Diagnostic::new(DiagnosticCode::Schema, pointer, message)
+}
+
+/// Deserializes `value` as `T`; on failure, a diagnostic whose pointer is
+/// `base` plus the path serde reached.
+fn parse_at<T: DeserializeOwned>(value: &Value, base: &str) -> Result<T, Diagnostic> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let mut pointer = base.to_string();
+        for seg in e.path().iter() {
+            use serde_path_to_error::Segment;
+            match seg {
+                Segment::Seq { index } => pointer.push_str(&format!("/{index}")),
+                Segment::Map { key } => {
+                    pointer.push('/');
+                    pointer.push_str(&escape(key));
+                }
+                Segment::Enum { .. } | Segment::Unknown => {}
+            }
+        }
+        schema_error(pointer, e.into_inner().to_string())
+    })
+}
+
+pub fn parse(value: &Value, diags: &mut Vec<Diagnostic>) -> Option<Parsed> {
+    let Some(top) = value.as_object() else {
+        diags.push(schema_error(
+            String::new(),
+            format!(
+                "a flow document must be a JSON object, found {}",
+                weft_editor_protocol::types::json_kind(value)
+            ),
+        ));
+        return None;
+    };
+
+    for key in top.keys() {
+        if !TOP_FIELDS.contains(&key.as_str()) {
+            let hint = closest(key, TOP_FIELDS)
+                .map(|k| format!(" (did you mean `{k}`?)"))
+                .unwrap_or_default();
+            diags.push(schema_error(
+                format!("/{}", escape(key)),
+                format!("unknown field `{key}`{hint}"),
+            ));
+        }
+    }
+
+    let weft =
+        required::<u32>(top, "weft", diags).unwrap_or(weft_editor_protocol::flow::FORMAT_VERSION);
+    let name = required::<String>(top, "name", diags).unwrap_or_default();
+    let description = optional::<String>(top, "description", diags);
+    let capabilities = optional::<Capabilities>(top, "capabilities", diags).unwrap_or_default();
+    let settings = optional::<FlowSettings>(top, "settings", diags);
+    let ui = top.get("ui").cloned();
+
+    let mut inputs = IndexMap::new();
+    let mut inputs_complete = true;
+    if let Some(v) = top.get("inputs") {
+        match v.as_object() {
+            Some(map) => {
+                for (k, v) in map {
+                    match parse_at::<InputDecl>(v, &format!("/inputs/{}", escape(k))) {
+                        Ok(decl) => {
+                            inputs.insert(k.clone(), decl);
+                        }
+                        Err(d) => {
+                            inputs_complete = false;
+                            diags.push(d)
+                        }
+                    }
+                }
+            }
+            None => {
+                inputs_complete = false;
+                diags.push(not_a("/inputs", "an object", v));
+            }
+        }
+    }
+
+    let mut outputs = IndexMap::new();
+    if let Some(v) = top.get("outputs") {
+        match v.as_object() {
+            Some(map) => {
+                for (k, v) in map {
+                    match v.as_str() {
+                        Some(s) => {
+                            outputs.insert(k.clone(), s.to_string());
+                        }
+                        None => diags.push(not_a(
+                            &format!("/outputs/{}", escape(k)),
+                            "a `node.port` string",
+                            v,
+                        )),
+                    }
+                }
+            }
+            None => diags.push(not_a("/outputs", "an object", v)),
+        }
+    }
+
+    let mut nodes = Vec::new();
+    let mut node_index = Vec::new();
+    let mut broken_ids = HashSet::new();
+    for (i, item) in array(top, "nodes", diags).iter().enumerate() {
+        match parse_at::<NodeDecl>(item, &format!("/nodes/{i}")) {
+            Ok(node) => {
+                nodes.push(node);
+                node_index.push(i);
+            }
+            Err(d) => {
+                if let Some(id) = item.get("id").and_then(Value::as_str) {
+                    broken_ids.insert(id.to_string());
+                }
+                diags.push(d);
+            }
+        }
+    }
+
+    let mut edges = Vec::new();
+    let mut edge_index = Vec::new();
+    for (i, item) in array(top, "edges", diags).iter().enumerate() {
+        match parse_at::<EdgeDecl>(item, &format!("/edges/{i}")) {
+            Ok(edge) => {
+                edges.push(edge);
+                edge_index.push(i);
+            }
+            Err(d) => diags.push(d),
+        }
+    }
+
+    Some(Parsed {
+        doc: FlowDocument {
+            weft,
+            name,
+            description,
+            inputs,
+            nodes,
+            edges,
+            outputs,
+            capabilities,
+            settings,
+            ui,
+        },
+        node_index,
+        edge_index,
+        broken_ids,
+        inputs_complete,
+    })
+}
+
+fn not_a(pointer: &str, what: &str, v: &Value) -> Diagnostic {
+    schema_error(
+        pointer.to_string(),
+        format!(
+            "expected {what}, found {}",
+            weft_editor_protocol::types::json_kind(v)
+        ),
+    )
+}
+
+fn required<T: DeserializeOwned>(
+    top: &Map<String, Value>,
+    key: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<T> {
+    match top.get(key) {
+        None => {
+            diags.push(schema_error(
+                String::new(),
+                format!("missing field `{key}`"),
+            ));
+            None
+        }
+        Some(v) => parse_at(v, &format!("/{key}"))
+            .map_err(|d| diags.push(d))
+            .ok(),
+    }
+}
+
+fn optional<T: DeserializeOwned>(
+    top: &Map<String, Value>,
+    key: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<T> {
+    let v = top.get(key)?;
+    parse_at(v, &format!("/{key}"))
+        .map_err(|d| diags.push(d))
+        .ok()
+}
+
+fn array<'a>(top: &'a Map<String, Value>, key: &str, diags: &mut Vec<Diagnostic>) -> &'a [Value] {
+    match top.get(key) {
+        None => &[],
+        Some(Value::Array(items)) => items,
+        Some(v) => {
+            diags.push(not_a(&format!("/{key}"), "a list", v));
+            &[]
+        }
+    }
+}
+
+/// The closest candidate within a small edit distance.
+pub fn closest<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a &'a str>,
+) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (strsim::damerau_levenshtein(c, word), *c))
+        .filter(|(d, c)| *d <= 2.max(c.len() / 3))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
