@@ -18,6 +18,12 @@ mod embedded {
     include!(concat!(env!("OUT_DIR"), "/components.rs"));
 }
 
+/// The built-in components embedded in this binary: (crate directory name
+/// under `nodes/std`, component bytes).
+pub fn builtin_components() -> &'static [(&'static str, &'static [u8])] {
+    embedded::BUILTIN_COMPONENTS
+}
+
 /// Errors loading node components.
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {

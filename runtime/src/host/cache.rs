@@ -2,7 +2,7 @@
 //!
 //! Key: the engine's precompile-compatibility hash (wasmtime version,
 //! target, compiler settings) and the SHA-256 of the component bytes. A hit
-//! is deserialized (memory-mapped), never recompiled. Files are written to
+//! is deserialized, never recompiled. Files are written to
 //! a temporary name and renamed, so a crash never leaves a half-written
 //! artifact under a real key.
 //!
@@ -91,11 +91,14 @@ pub(super) fn compile_cached(
 
 #[allow(unsafe_code)]
 fn deserialize(engine: &Engine, path: &Path) -> wasmtime::Result<Component> {
-    // SAFETY: the file was produced by `Component::serialize` for an engine
-    // with the same compatibility hash (it is part of the file name, and
-    // wasmtime re-checks the header), and lives in the user's own cache
+    // Read into memory rather than memory-mapping: a file truncated or
+    // rewritten under a running process must not be able to crash it.
+    let bytes = std::fs::read(path)?;
+    // SAFETY: the bytes were produced by `Component::serialize` for an
+    // engine with the same compatibility hash (it is part of the file name,
+    // and wasmtime re-checks the header), and live in the user's own cache
     // directory, which we treat as trusted like the binary itself.
-    unsafe { Component::deserialize_file(engine, path) }
+    unsafe { Component::deserialize(engine, &bytes) }
 }
 
 fn store(component: &Component, dir: &Path, path: &Path) -> std::io::Result<()> {
