@@ -1,5 +1,5 @@
 //! Shared setup for the runtime's integration tests.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::expect_used, clippy::unwrap_used)]
 
 use std::path::PathBuf;
 use std::sync::Arc;
