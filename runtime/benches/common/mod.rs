@@ -297,3 +297,30 @@ pub fn object_payload(bytes: usize) -> String {
     }
     serde_json::json!({ "items": items, "meta": { "count": i } }).to_string()
 }
+
+/// Validates and compiles a flow given as JSON.
+pub async fn plan(
+    registry: &Registry,
+    flow: &serde_json::Value,
+) -> Result<Arc<weft_runtime::plan::Plan>, Box<dyn std::error::Error>> {
+    let validated = weft_runtime::validate::validate_text(&flow.to_string(), registry)
+        .await
+        .map_err(|problems| format!("the benchmark flow is invalid: {problems:?}"))?;
+    Ok(Arc::new(weft_runtime::plan::Plan::compile(
+        &validated,
+        registry.host().config().memory_limit,
+    )?))
+}
+
+/// A registered component by type name.
+pub fn component(
+    registry: &Registry,
+    type_name: &str,
+) -> Result<Arc<weft_runtime::host::LoadedComponent>, Box<dyn std::error::Error>> {
+    let r = weft_editor_protocol::flow::NodeTypeRef::parse(type_name)?;
+    Ok(registry
+        .resolve(&r)
+        .ok_or_else(|| format!("node type `{type_name}` is not registered"))?
+        .component
+        .clone())
+}

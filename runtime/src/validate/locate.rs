@@ -191,7 +191,7 @@ mod tests {
         assert_eq!(loc.find("/nodes"), Some((2, 3)));
         assert_eq!(loc.find("/nodes/1"), Some((4, 5)));
         assert_eq!(loc.find("/nodes/1/id"), Some((4, 6)));
-        assert_eq!(loc.find("/nodes/1/config/x~1y"), Some((4, 27)));
+        assert_eq!(loc.find("/nodes/1/config/x~1y"), Some((4, 28)));
         // Unknown pointers fall back to the nearest ancestor.
         assert_eq!(loc.find("/nodes/0/missing"), Some((3, 5)));
         assert_eq!(loc.find(""), Some((1, 1)));
