@@ -12,6 +12,11 @@ pub struct NodeOptions {
     /// Load custom node components (`*.wasm`) from this directory; repeatable.
     #[arg(long = "nodes-dir", value_name = "DIR")]
     pub nodes_dirs: Vec<PathBuf>,
+    /// Default memory cap of each node's sandbox, in MiB (a node's
+    /// `policy.memory_mib` overrides it, up to 1024).
+    #[arg(long = "node-memory-mib", value_name = "MIB", default_value_t = 64,
+          value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pub node_memory_mib: u64,
 }
 
 pub async fn engine(opts: &NodeOptions) -> anyhow::Result<Engine> {
@@ -20,10 +25,11 @@ pub async fn engine(opts: &NodeOptions) -> anyhow::Result<Engine> {
             anyhow::bail!("--nodes-dir {}: not a directory", dir.display());
         }
     }
-    let config = EngineConfig {
+    let mut config = EngineConfig {
         nodes_dirs: opts.nodes_dirs.clone(),
         ..EngineConfig::default()
     };
+    config.host.memory_limit = opts.node_memory_mib * 1024 * 1024;
     Engine::new(config).await.context("cannot load nodes")
 }
 
