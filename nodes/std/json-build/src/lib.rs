@@ -55,7 +55,7 @@ fn fields(config: &Config) -> Result<Vec<Field>, Vec<ConfigProblem>> {
             continue;
         }
         seen.push(name);
-        match Type::parse(ty) {
+        match ty.parse::<Type>() {
             Ok(ty) => fields.push(Field {
                 name: name.to_owned(),
                 optional,
@@ -99,7 +99,7 @@ impl Node for Build {
         let output = if fields.is_empty() {
             Type::Object(None)
         } else {
-            Type::object(fields)
+            Type::Object(Some(fields))
         };
         Ok(spec.output(Port::new("value", output.to_string()).description("The built object")))
     }
