@@ -23,9 +23,9 @@ fn chain_flow(n: usize) -> serde_json::Value {
         .map(|i| serde_json::json!({"id": format!("n{i}"), "type": "text.upper"}))
         .collect();
     let mut edges = vec![serde_json::json!({"from": "input.text", "to": "n0.text"})];
-    edges.extend((1..n).map(|i| {
-        serde_json::json!({"from": format!("n{}.text", i - 1), "to": format!("n{i}.text")})
-    }));
+    edges.extend((1..n).map(
+        |i| serde_json::json!({"from": format!("n{}.text", i - 1), "to": format!("n{i}.text")}),
+    ));
     serde_json::json!({
         "weft": 1,
         "name": "chain",

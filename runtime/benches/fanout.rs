@@ -31,7 +31,9 @@ fn fanout_flow(max_concurrency: Option<u32>) -> serde_json::Value {
     let fields: serde_json::Map<String, serde_json::Value> = (0..WIDTH)
         .map(|i| (format!("b{i}"), "int".into()))
         .collect();
-    nodes.push(serde_json::json!({"id": "join", "type": "json.build", "config": {"fields": fields}}));
+    nodes.push(
+        serde_json::json!({"id": "join", "type": "json.build", "config": {"fields": fields}}),
+    );
     let edges: Vec<_> = (0..WIDTH)
         .map(|i| serde_json::json!({"from": format!("s{i}.slept"), "to": format!("join.b{i}")}))
         .collect();

@@ -171,10 +171,11 @@ fn main() -> Result<(), Box<dyn Error>> {
             vec![("value".into(), object.clone())],
             iters,
         )?;
-        let inputs = serde_json::json!({ "text": serde_json::from_str::<serde_json::Value>(&string)? })
-            .as_object()
-            .cloned()
-            .unwrap_or_default();
+        let inputs =
+            serde_json::json!({ "text": serde_json::from_str::<serde_json::Value>(&string)? })
+                .as_object()
+                .cloned()
+                .unwrap_or_default();
         let exec = measure("executor, one text.upper node (string)", || {
             rt.block_on(sample_async(iters, async || {
                 let _ = executor::execute(

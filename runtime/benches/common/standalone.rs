@@ -304,7 +304,12 @@ impl Bench {
     /// `k` calls at once: `k` stores and instances live together (distinct
     /// pool slots), then all called, then all dropped. Returns the time per
     /// call, or `None` if a call failed.
-    pub async fn burst(&self, k: usize, inputs: &[(String, String)], config: &str) -> Option<Duration> {
+    pub async fn burst(
+        &self,
+        k: usize,
+        inputs: &[(String, String)],
+        config: &str,
+    ) -> Option<Duration> {
         let invocation = Invocation {
             node_id: "n".to_string(),
             config: config.to_string(),
@@ -329,7 +334,10 @@ impl Bench {
             nodes.push(self.pre.instantiate_async(store).await.ok()?);
         }
         for (node, store) in nodes.iter().zip(stores.iter_mut()) {
-            node.call_run(store, &invocation, &inputs).await.ok()?.ok()?;
+            node.call_run(store, &invocation, &inputs)
+                .await
+                .ok()?
+                .ok()?;
         }
         drop(nodes);
         drop(stores);

@@ -24,7 +24,8 @@ pub struct Config {
 fn value_type(config: &Config) -> Result<String, ConfigProblem> {
     match &config.ty {
         None => Ok("any".to_owned()),
-        Some(ty) => ty.parse::<Type>()
+        Some(ty) => ty
+            .parse::<Type>()
             .map(|t| t.to_string())
             .map_err(|e| ConfigProblem::field("type", format!("invalid type `{ty}`: {e}"))),
     }
