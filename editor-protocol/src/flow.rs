@@ -210,12 +210,19 @@ pub struct RetryPolicy {
     pub multiplier: f64,
 }
 
+impl RetryPolicy {
+    /// `backoff_ms` when not given.
+    pub const DEFAULT_BACKOFF_MS: u64 = 100;
+    /// `multiplier` when not given.
+    pub const DEFAULT_MULTIPLIER: f64 = 2.0;
+}
+
 fn default_backoff_ms() -> u64 {
-    100
+    RetryPolicy::DEFAULT_BACKOFF_MS
 }
 
 fn default_multiplier() -> f64 {
-    2.0
+    RetryPolicy::DEFAULT_MULTIPLIER
 }
 
 /// What happens when a node fails for good.

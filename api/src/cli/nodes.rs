@@ -2,6 +2,8 @@
 
 use std::process::ExitCode;
 
+use std::fmt::Write;
+
 use clap::Args;
 
 use super::common::{NodeOptions, engine};
@@ -19,15 +21,17 @@ pub async fn run(args: NodesArgs) -> anyhow::Result<ExitCode> {
     let engine = engine(&args.nodes).await?;
     let catalog = engine.registry().catalog().await;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&catalog)?);
+        super::out(&format!("{}\n", serde_json::to_string_pretty(&catalog)?))?;
         return Ok(ExitCode::SUCCESS);
     }
+    let mut text = String::new();
     for entry in &catalog {
         let source = match entry.source {
             weft_editor_protocol::spec::NodeSource::Builtin => "",
             weft_editor_protocol::spec::NodeSource::Custom => " (custom)",
         };
-        println!(
+        let _ = writeln!(
+            text,
             "{}@{}{source}\n    {}",
             entry.info.type_name, entry.info.version, entry.info.summary
         );
@@ -36,20 +40,23 @@ pub async fn run(args: NodesArgs) -> anyhow::Result<ExitCode> {
                 for p in &spec.inputs {
                     let req = if p.required { "" } else { "?" };
                     let multi = if p.multi { " (multi)" } else { "" };
-                    println!("    in  {}{req}: {}{multi}", p.name, p.ty);
+                    let _ = writeln!(text, "    in  {}{req}: {}{multi}", p.name, p.ty);
                 }
                 for p in &spec.outputs {
-                    println!("    out {}: {}", p.name, p.ty);
+                    let _ = writeln!(text, "    out {}: {}", p.name, p.ty);
                 }
                 if !spec.capabilities.is_empty() {
                     let caps: Vec<&str> = spec.capabilities.iter().map(|c| c.as_str()).collect();
-                    println!("    needs {}", caps.join(", "));
+                    let _ = writeln!(text, "    needs {}", caps.join(", "));
                 }
             }
-            None => println!(
-                "    ports depend on config ({})",
-                entry.needs_config.as_deref().unwrap_or("config required")
-            ),
+            None => {
+                let _ = writeln!(
+                    text,
+                    "    ports depend on config ({})",
+                    entry.needs_config.as_deref().unwrap_or("config required")
+                );
+            }
         }
         if let Some(props) = entry
             .config_schema
@@ -58,8 +65,9 @@ pub async fn run(args: NodesArgs) -> anyhow::Result<ExitCode> {
             && !props.is_empty()
         {
             let names: Vec<&str> = props.keys().map(String::as_str).collect();
-            println!("    config: {}", names.join(", "));
+            let _ = writeln!(text, "    config: {}", names.join(", "));
         }
     }
+    super::out(&text)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -48,8 +48,13 @@ fn parse_inputs(arg: Option<&str>) -> anyhow::Result<Map<String, Value>> {
         ),
         None => (arg.to_string(), "--input".to_string()),
     };
+    let hint = if arg.starts_with('@') {
+        ""
+    } else {
+        " (to read the inputs from a file, pass `--input @path`)"
+    };
     let value: Value =
-        serde_json::from_str(&text).with_context(|| format!("{origin}: not valid JSON"))?;
+        serde_json::from_str(&text).with_context(|| format!("{origin}: not valid JSON{hint}"))?;
     match value {
         Value::Object(map) => Ok(map),
         other => anyhow::bail!(
@@ -77,6 +82,11 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         Err(e) => return Err(e.into()),
     };
 
+    // Bad inputs are the caller's mistake, reported before anything runs.
+    if let Err(errors) = weft_runtime::executor::values::prepare_inputs(&plan, &inputs) {
+        anyhow::bail!("--input: {}", errors.join("; "));
+    }
+
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let printer = Printer::spawn(rx, args.events == Some(EventsFormat::Jsonl));
     let mut opts = RunOptions::new(new_run_id(), Arc::new(tx));
@@ -92,7 +102,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
 
     match outcome.status {
         RunStatus::Succeeded => {
-            println!("{}", serde_json::to_string_pretty(&outcome.outputs)?);
+            super::out(&format!(
+                "{}\n",
+                serde_json::to_string_pretty(&outcome.outputs)?
+            ))?;
             Ok(ExitCode::SUCCESS)
         }
         status => {

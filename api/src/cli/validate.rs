@@ -48,18 +48,18 @@ pub async fn run(args: ValidateArgs) -> anyhow::Result<ExitCode> {
             let errors = result.as_ref().err().cloned().unwrap_or_default();
             let body =
                 serde_json::json!({ "valid": result.is_ok(), "file": file, "errors": errors });
-            println!("{}", serde_json::to_string_pretty(&body)?);
+            super::out(&format!("{}\n", serde_json::to_string_pretty(&body)?))?;
         }
         Format::Text => match &result {
-            Ok(flow) => println!(
-                "{file}: ok ({} node{}, {} edge{})",
+            Ok(flow) => super::out(&format!(
+                "{file}: ok ({} node{}, {} edge{})\n",
                 flow.doc.nodes.len(),
                 plural(flow.doc.nodes.len()),
                 flow.doc.edges.len(),
                 plural(flow.doc.edges.len())
-            ),
+            ))?,
             Err(diags) => {
-                print!("{}", render_text(&file, diags));
+                super::out(&render_text(&file, diags))?;
                 eprintln!("{file}: {} problem{}", diags.len(), plural(diags.len()));
             }
         },

@@ -59,7 +59,7 @@ pub(super) fn compile_cached(
     let content_hash = hex(&Sha256::digest(bytes));
     let invalid = |e: wasmtime::Error| HostError::InvalidComponent {
         name: name.to_string(),
-        message: format!("{e:#}"),
+        message: super::one_line(&e),
     };
 
     let Some(dir) = cache_dir else {

@@ -126,10 +126,11 @@ impl LoadedComponent {
         let instance_pre = host
             .linker()
             .instantiate_pre(&component)
-            .map_err(|e| invalid(format!("cannot link it: {e:#}")))?;
+            .map_err(|e| invalid(format!("cannot link it: {}", super::one_line(&e))))?;
         let pre = NodePre::new(instance_pre).map_err(|e| {
             invalid(format!(
-                "it does not export the `weft:node/node` world: {e:#}"
+                "it does not export the `weft:node/node` world: {}",
+                super::one_line(&e)
             ))
         })?;
 
@@ -155,7 +156,7 @@ impl LoadedComponent {
         };
         let info = match tokio::time::timeout(DESCRIBE_TIMEOUT, info).await {
             Ok(Ok(info)) => info,
-            Ok(Err(e)) => return Err(invalid(format!("`info` failed: {e:#}"))),
+            Ok(Err(e)) => return Err(invalid(format!("`info` failed: {}", super::one_line(&e)))),
             Err(_) => return Err(invalid("`info` did not return within 5 s".into())),
         };
         if let Err(e) = weft_editor_protocol::flow::NodeTypeRef::parse(&info.type_name) {
@@ -184,13 +185,67 @@ impl LoadedComponent {
     /// Checks a config against the node's schema: every violation, as
     /// (JSON pointer into the config, message).
     pub fn check_config(&self, config: &serde_json::Value) -> Vec<(String, String)> {
+        use jsonschema::error::ValidationErrorKind;
         let Some(validator) = &self.config_validator else {
             return Vec::new();
         };
-        validator
-            .iter_errors(config)
-            .map(|e| (e.instance_path().to_string(), e.to_string()))
-            .collect()
+        let known: Vec<&str> = self
+            .config_schema
+            .get("properties")
+            .and_then(|p| p.as_object())
+            .map(|p| p.keys().map(String::as_str).collect())
+            .unwrap_or_default();
+        let unknown = |at: &str, key: &str| {
+            let message = if at.is_empty() && known.is_empty() {
+                format!("unknown field `{key}`: this node takes no config")
+            } else {
+                let hint = if at.is_empty() {
+                    known
+                        .iter()
+                        .map(|k| (strsim::damerau_levenshtein(k, key), *k))
+                        .filter(|(d, k)| *d <= 1.max(k.len() / 3))
+                        .min()
+                        .map(|(_, k)| format!(" (did you mean `{k}`?)"))
+                        .unwrap_or_else(|| format!(" (known fields: {})", known.join(", ")))
+                } else {
+                    String::new()
+                };
+                format!("unknown field `{key}`{hint}")
+            };
+            (
+                format!("{at}/{}", key.replace('~', "~0").replace('/', "~1")),
+                message,
+            )
+        };
+        let mut problems = Vec::new();
+        for e in validator.iter_errors(config) {
+            let at = e.instance_path().to_string();
+            match e.kind() {
+                ValidationErrorKind::AdditionalProperties { unexpected } => {
+                    problems.extend(unexpected.iter().map(|k| unknown(&at, k)));
+                }
+                // `additionalProperties: false` reports each extra field
+                // as a false schema at the field itself.
+                ValidationErrorKind::FalseSchema => match at.rsplit_once('/') {
+                    Some((parent, key)) => {
+                        let key = key.replace("~1", "/").replace("~0", "~");
+                        problems.push(unknown(parent, &key));
+                    }
+                    // Reported against the config itself: name each field
+                    // the schema does not know.
+                    None => problems.extend(
+                        config
+                            .as_object()
+                            .into_iter()
+                            .flat_map(|o| o.keys())
+                            .filter(|k| !known.contains(&k.as_str()))
+                            .map(|k| unknown("", k)),
+                    ),
+                },
+                _ => problems.push((at, e.to_string())),
+            }
+        }
+        problems
     }
 
     /// `type@version`, as events show it.
@@ -346,11 +401,7 @@ impl LoadedComponent {
 fn trap_message(e: &wasmtime::Error, store: &Store<NodeState>) -> String {
     let mut message = match e.downcast_ref::<Trap>() {
         Some(trap) => trap.to_string(),
-        None => format!("{e:#}")
-            .lines()
-            .next()
-            .unwrap_or("unknown error")
-            .to_string(),
+        None => super::one_line(e),
     };
     if let Ok(tail) = store.data().stderr_tail.lock()
         && !tail.is_empty()

@@ -71,6 +71,21 @@ pub fn default_cache_dir() -> Option<PathBuf> {
     Some(base.join("weft").join("components"))
 }
 
+/// A wasmtime error as one line: the first line of each cause, joined.
+/// (Some causes Debug-print whole byte arrays over many lines.)
+pub(crate) fn one_line(e: &wasmtime::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        let first = text.lines().next().unwrap_or_default().trim();
+        let first: String = first.chars().take(200).collect();
+        if !first.is_empty() && !parts.iter().any(|p| p.contains(&first)) {
+            parts.push(first);
+        }
+    }
+    parts.join(": ")
+}
+
 /// Errors setting up the host or loading a component.
 #[derive(Debug, thiserror::Error)]
 pub enum HostError {
@@ -104,7 +119,7 @@ impl std::fmt::Debug for Host {
 
 impl Host {
     pub fn new(config: HostConfig) -> Result<Arc<Host>, HostError> {
-        let engine_error = |e: wasmtime::Error| HostError::Engine(format!("{e:#}"));
+        let engine_error = |e: wasmtime::Error| HostError::Engine(one_line(&e));
         let max_memory = usize::try_from(config.max_memory_limit.max(config.memory_limit))
             .map_err(|_| HostError::Engine("memory limit does not fit this platform".into()))?;
 

@@ -4,7 +4,7 @@
 use std::collections::{HashMap, HashSet};
 
 use petgraph::graph::{DiGraph, NodeIndex};
-use weft_editor_protocol::flow::{ERROR_PORT, OnError, PortRef};
+use weft_editor_protocol::flow::{ERROR_PORT, INPUT_NODE, OnError, PortRef};
 use weft_editor_protocol::types::PortType;
 use weft_editor_protocol::{Diagnostic, DiagnosticCode};
 
@@ -87,20 +87,29 @@ impl Checker<'_> {
         match base.project(&r.path) {
             Some(t) => Some(t),
             None => {
-                self.push(
-                    Diagnostic::new(
-                        DiagnosticCode::InvalidPath,
-                        pointer,
-                        format!(
-                            "`{}.{}` is `{base}`, which has no `.{}`",
-                            r.node,
-                            r.port,
-                            r.path.join(".")
-                        ),
-                    )
-                    .node(r.node.clone())
-                    .port(r.port.clone()),
-                );
+                // Walk the path to name the exact step that cannot exist.
+                let mut ty = base;
+                let mut at = format!("{}.{}", r.node, r.port);
+                for seg in &r.path {
+                    match ty.project(std::slice::from_ref(seg)) {
+                        Some(next) => {
+                            at = format!("{at}.{seg}");
+                            ty = next;
+                        }
+                        None => break,
+                    }
+                }
+                let missing = &r.path[at.split('.').count() - 2..];
+                let mut d = Diagnostic::new(
+                    DiagnosticCode::InvalidPath,
+                    pointer,
+                    format!("`{at}` is `{ty}`, which has no `.{}`", missing.join(".")),
+                )
+                .port(r.port.clone());
+                if !r.is_flow_input() {
+                    d = d.node(r.node.clone());
+                }
+                self.push(d);
                 None
             }
         }
@@ -117,14 +126,11 @@ impl Checker<'_> {
             let hint = closest(id, ids.iter())
                 .map(|s| format!(" (did you mean `{s}`?)"))
                 .unwrap_or_default();
-            self.push(
-                Diagnostic::new(
-                    DiagnosticCode::UnknownNode,
-                    pointer,
-                    format!("there is no node `{id}`{hint}"),
-                )
-                .node(id.to_string()),
-            );
+            self.push(Diagnostic::new(
+                DiagnosticCode::UnknownNode,
+                pointer,
+                format!("there is no node `{id}`{hint}"),
+            ));
         }
         None
     }
@@ -259,8 +265,8 @@ impl Checker<'_> {
         }
         let mut found = Vec::new();
         for (k, node) in self.parsed.doc.nodes.iter().enumerate() {
-            if self.ids.get(node.id.as_str()) != Some(&k) {
-                continue; // a duplicate id: reported already
+            if self.ids.get(node.id.as_str()) != Some(&k) || node.id == INPUT_NODE {
+                continue; // a duplicate or reserved id: reported already
             }
             let Some(resolved) = &self.resolved[k] else {
                 continue;

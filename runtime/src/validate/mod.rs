@@ -71,7 +71,7 @@ pub async fn validate_text(
     let value: Value = serde_json::from_str(text).map_err(|e| {
         let mut d = Diagnostic::new(DiagnosticCode::Syntax, "", syntax_message(&e));
         d.line = u32::try_from(e.line()).ok();
-        d.column = u32::try_from(e.column()).ok();
+        d.column = u32::try_from(char_column(text, e.line(), e.column())).ok();
         vec![d]
     })?;
     validate_value(&value, registry).await.map_err(|mut diags| {
@@ -85,6 +85,18 @@ pub async fn validate_text(
         diags.sort_by_key(|d| (d.line, d.column));
         diags
     })
+}
+
+/// serde_json counts columns in bytes; people (and editors) count characters.
+fn char_column(text: &str, line: usize, byte_column: usize) -> usize {
+    let Some(line_text) = text.lines().nth(line.saturating_sub(1)) else {
+        return byte_column;
+    };
+    let mut end = byte_column.min(line_text.len());
+    while !line_text.is_char_boundary(end) {
+        end -= 1;
+    }
+    line_text[..end].chars().count() + (byte_column - end).min(1)
 }
 
 fn syntax_message(e: &serde_json::Error) -> String {

@@ -33,7 +33,7 @@ impl Checker<'_> {
                 ),
             ));
         }
-        if doc.name.trim().is_empty() {
+        if self.parsed.name_ok && doc.name.trim().is_empty() {
             self.push(Diagnostic::new(
                 DiagnosticCode::Schema,
                 "/name",
@@ -46,7 +46,7 @@ impl Checker<'_> {
                 self.diags.push(Diagnostic::new(
                     DiagnosticCode::Schema,
                     pointer.clone(),
-                    format!("input name `{name}` must start with a letter or `_` and contain only letters, digits, `_` and `-`"),
+                    format!("input name `{name}` must start with an ASCII letter or `_` and contain only ASCII letters, digits, `_` and `-`"),
                 ));
             }
             if let Some(default) = decl.default_value()
@@ -103,7 +103,7 @@ impl Checker<'_> {
                     Diagnostic::new(
                         DiagnosticCode::InvalidNodeId,
                         format!("{path}/id"),
-                        format!("node id `{id}` must start with a letter or `_` and contain only letters, digits, `_` and `-`"),
+                        format!("node id `{id}` must start with an ASCII letter or `_` and contain only ASCII letters, digits, `_` and `-`"),
                     )
                     .node(id),
                 );

@@ -10,7 +10,7 @@ use indexmap::IndexMap;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use weft_editor_protocol::flow::{
-    Capabilities, EdgeDecl, FlowDocument, FlowSettings, InputDecl, NodeDecl,
+    Capabilities, EdgeDecl, FlowDocument, FlowSettings, InputDecl, NodeDecl, Policy, RetryPolicy,
 };
 use weft_editor_protocol::{Diagnostic, DiagnosticCode};
 
@@ -27,6 +27,8 @@ pub struct Parsed {
     /// Ids of nodes that are in the source but did not parse: references to
     /// them are not reported again as unknown.
     pub broken_ids: HashSet<String>,
+    /// Whether `name` was present and a string (if not, it was reported).
+    pub name_ok: bool,
     /// Whether the `inputs` section parsed entirely (if not, references to
     /// unknown inputs are not reported).
     pub inputs_complete: bool,
@@ -65,8 +67,30 @@ fn parse_at<T: DeserializeOwned>(value: &Value, base: &str) -> Result<T, Diagnos
                 Segment::Enum { .. } | Segment::Unknown => {}
             }
         }
-        schema_error(pointer, e.into_inner().to_string())
+        schema_error(pointer, humanize(&e.into_inner().to_string()))
     })
+}
+
+/// Serde speaks Rust ("expected u32", "a sequence"); users read JSON.
+fn humanize(message: &str) -> String {
+    let mut m = message.to_string();
+    for (rust, json) in [
+        ("u8", "a non-negative integer"),
+        ("u16", "a non-negative integer"),
+        ("u32", "a non-negative integer"),
+        ("u64", "a non-negative integer"),
+        ("i64", "an integer"),
+        ("f64", "a number"),
+        ("a sequence", "a list"),
+        ("a map", "an object"),
+        ("a boolean", "true or false"),
+    ] {
+        m = m.replace(&format!("expected {rust}"), &format!("expected {json}"));
+    }
+    m.replace("invalid type: ", "found ")
+        .replace("invalid value: ", "found ")
+        .replace("found sequence", "found a list")
+        .replace("found map", "found an object")
 }
 
 pub fn parse(value: &Value, diags: &mut Vec<Diagnostic>) -> Option<Parsed> {
@@ -95,7 +119,9 @@ pub fn parse(value: &Value, diags: &mut Vec<Diagnostic>) -> Option<Parsed> {
 
     let weft =
         required::<u32>(top, "weft", diags).unwrap_or(weft_editor_protocol::flow::FORMAT_VERSION);
-    let name = required::<String>(top, "name", diags).unwrap_or_default();
+    let name = required::<String>(top, "name", diags);
+    let name_ok = name.is_some();
+    let name = name.unwrap_or_default();
     let description = optional::<String>(top, "description", diags);
     let capabilities = optional::<Capabilities>(top, "capabilities", diags).unwrap_or_default();
     let settings = optional::<FlowSettings>(top, "settings", diags);
@@ -150,16 +176,15 @@ pub fn parse(value: &Value, diags: &mut Vec<Diagnostic>) -> Option<Parsed> {
     let mut node_index = Vec::new();
     let mut broken_ids = HashSet::new();
     for (i, item) in array(top, "nodes", diags).iter().enumerate() {
-        match parse_at::<NodeDecl>(item, &format!("/nodes/{i}")) {
-            Ok(node) => {
+        match parse_node(item, &format!("/nodes/{i}"), diags) {
+            Some(node) => {
                 nodes.push(node);
                 node_index.push(i);
             }
-            Err(d) => {
+            None => {
                 if let Some(id) = item.get("id").and_then(Value::as_str) {
                     broken_ids.insert(id.to_string());
                 }
-                diags.push(d);
             }
         }
     }
@@ -192,7 +217,176 @@ pub fn parse(value: &Value, diags: &mut Vec<Diagnostic>) -> Option<Parsed> {
         node_index,
         edge_index,
         broken_ids,
+        name_ok,
         inputs_complete,
+    })
+}
+
+/// Reads an object field by field, so that every problem in it is
+/// reported (serde stops at the first), each tagged with the node.
+struct Fields<'a> {
+    obj: &'a Map<String, Value>,
+    base: &'a str,
+    node: Option<&'a str>,
+    ok: bool,
+}
+
+impl<'a> Fields<'a> {
+    fn new(
+        value: &'a Value,
+        base: &'a str,
+        node: Option<&'a str>,
+        allowed: &[&str],
+        diags: &mut Vec<Diagnostic>,
+    ) -> Option<Fields<'a>> {
+        let Some(obj) = value.as_object() else {
+            diags.push(tag(not_a(base, "an object", value), node));
+            return None;
+        };
+        let mut ok = true;
+        for key in obj.keys() {
+            if !allowed.contains(&key.as_str()) {
+                ok = false;
+                let hint = closest(key, allowed)
+                    .map(|k| format!(" (did you mean `{k}`?)"))
+                    .unwrap_or_else(|| format!(" (expected one of: {})", allowed.join(", ")));
+                diags.push(tag(
+                    schema_error(
+                        format!("{base}/{}", escape(key)),
+                        format!("unknown field `{key}`{hint}"),
+                    ),
+                    node,
+                ));
+            }
+        }
+        Some(Fields {
+            obj,
+            base,
+            node,
+            ok,
+        })
+    }
+
+    /// `Some(value)` when present and well-formed; `None` when absent or
+    /// reported.
+    fn get<T: DeserializeOwned>(&mut self, key: &str, diags: &mut Vec<Diagnostic>) -> Option<T> {
+        let v = self.obj.get(key)?;
+        match parse_at(v, &format!("{}/{key}", self.base)) {
+            Ok(t) => Some(t),
+            Err(d) => {
+                self.ok = false;
+                diags.push(tag(d, self.node));
+                None
+            }
+        }
+    }
+
+    fn require<T: DeserializeOwned>(
+        &mut self,
+        key: &str,
+        diags: &mut Vec<Diagnostic>,
+    ) -> Option<T> {
+        if !self.obj.contains_key(key) {
+            self.ok = false;
+            diags.push(tag(
+                schema_error(self.base.to_string(), format!("missing field `{key}`")),
+                self.node,
+            ));
+            return None;
+        }
+        self.get(key, diags)
+    }
+}
+
+fn tag(d: Diagnostic, node: Option<&str>) -> Diagnostic {
+    match node {
+        Some(n) => d.node(n),
+        None => d,
+    }
+}
+
+fn parse_node(item: &Value, base: &str, diags: &mut Vec<Diagnostic>) -> Option<NodeDecl> {
+    let id = item.get("id").and_then(Value::as_str);
+    let mut f = Fields::new(
+        item,
+        base,
+        id,
+        &["id", "type", "config", "policy", "ui"],
+        diags,
+    )?;
+    let id: Option<String> = f.require("id", diags);
+    let node_type: Option<String> = f.require("type", diags);
+    let config: Option<Value> = f.get("config", diags);
+    let ui: Option<Value> = f.get("ui", diags);
+    let policy = match item.get("policy") {
+        Some(p) => {
+            let parsed = parse_policy(p, &format!("{base}/policy"), id.as_deref(), diags);
+            f.ok &= parsed.is_some();
+            parsed
+        }
+        None => None,
+    };
+    if !f.ok {
+        return None;
+    }
+    Some(NodeDecl {
+        id: id?,
+        node_type: node_type?,
+        config,
+        policy,
+        ui,
+    })
+}
+
+fn parse_policy(
+    value: &Value,
+    base: &str,
+    node: Option<&str>,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<Policy> {
+    let mut f = Fields::new(
+        value,
+        base,
+        node,
+        &["timeout_ms", "retry", "on_error", "memory_mib"],
+        diags,
+    )?;
+    let timeout_ms = f.get("timeout_ms", diags);
+    let on_error = f.get("on_error", diags);
+    let memory_mib = f.get("memory_mib", diags);
+    let retry = match value.get("retry") {
+        Some(r) => {
+            let retry_base = format!("{base}/retry");
+            let mut rf = Fields::new(
+                r,
+                &retry_base,
+                node,
+                &["max_attempts", "backoff_ms", "multiplier"],
+                diags,
+            );
+            let parsed = rf.as_mut().and_then(|rf| {
+                let max_attempts = rf.require("max_attempts", diags);
+                let backoff_ms = rf.get("backoff_ms", diags);
+                let multiplier = rf.get("multiplier", diags);
+                Some(RetryPolicy {
+                    max_attempts: max_attempts?,
+                    backoff_ms: backoff_ms.unwrap_or(RetryPolicy::DEFAULT_BACKOFF_MS),
+                    multiplier: multiplier.unwrap_or(RetryPolicy::DEFAULT_MULTIPLIER),
+                })
+            });
+            f.ok &= rf.is_some_and(|rf| rf.ok) && parsed.is_some();
+            parsed
+        }
+        None => None,
+    };
+    if !f.ok {
+        return None;
+    }
+    Some(Policy {
+        timeout_ms,
+        retry,
+        on_error: on_error.unwrap_or_default(),
+        memory_mib,
     })
 }
 
@@ -252,10 +446,12 @@ pub fn closest<'a>(
     word: &str,
     candidates: impl IntoIterator<Item = &'a &'a str>,
 ) -> Option<&'a str> {
+    // Ties go to the alphabetically first candidate, so hints do not
+    // depend on hash order.
     candidates
         .into_iter()
         .map(|c| (strsim::damerau_levenshtein(c, word), *c))
-        .filter(|(d, c)| *d <= 2.max(c.len() / 3))
-        .min_by_key(|(d, _)| *d)
+        .filter(|(d, c)| *d <= 1.max(c.chars().count() / 3))
+        .min()
         .map(|(_, c)| c)
 }

@@ -61,7 +61,7 @@ fn fields(config: &Config) -> Result<Vec<Field>, Vec<ConfigProblem>> {
                 optional,
                 ty,
             }),
-            Err(e) => problems.push(ConfigProblem::new(at, format!("invalid type `{ty}`: {e}"))),
+            Err(e) => problems.push(ConfigProblem::new(at, e.to_string())),
         }
     }
     if problems.is_empty() {
