@@ -59,8 +59,26 @@ fn main() -> Result<(), Box<dyn Error>> {
 
     println!("-- run time of the whole chain ({NODES} nodes, {events_per_run} events per run)");
     let null: Arc<dyn EventSink> = Arc::new(NullSink);
-    let null_stats = measure("NullSink", || {
+    let null_stats = measure("NullSink (block_on, as the CLI)", || {
         rt.block_on(sample_async(iters, async || {
+            let _ = run(null.clone()).await;
+        }))
+    });
+    let spawned = measure("NullSink, run spawned on a worker", || {
+        rt.block_on(sample_async(iters, async || {
+            let _ = tokio::spawn(executor::execute(
+                plan.clone(),
+                inputs.clone(),
+                RunOptions::new("bench", null.clone()),
+            ))
+            .await;
+        }))
+    });
+    let rt_ct = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let current = measure("NullSink, current-thread runtime", || {
+        rt_ct.block_on(sample_async(iters, async || {
             let _ = run(null.clone()).await;
         }))
     });
@@ -115,7 +133,9 @@ fn main() -> Result<(), Box<dyn Error>> {
             ms(s.median) / 0.5
         );
     };
-    report("NullSink", &null_stats);
+    report("NullSink (block_on)", &null_stats);
+    report("NullSink (spawned)", &spawned);
+    report("NullSink (current thread)", &current);
     report("VecSink", &vec_stats);
     report("mpsc channel", &chan_stats);
     println!(

@@ -5,6 +5,10 @@
 //! `max_concurrency: 1` for contrast, and each branch's start and finish
 //! offsets (from the events) in one run.
 //!
+//! A second, CPU-bound fan-out (10 × `json.get` on a 256 KiB object: the
+//! guests parse it, so they compute rather than wait) shows whether the
+//! branches also spread over the CPU cores.
+//!
 //! `cargo bench -p weft-runtime --features test-guests --bench fanout`
 
 mod common;
@@ -40,6 +44,41 @@ fn fanout_flow(max_concurrency: Option<u32>) -> serde_json::Value {
     let mut flow = serde_json::json!({
         "weft": 1,
         "name": "fanout",
+        "nodes": nodes,
+        "edges": edges,
+        "outputs": {"all": "join.value"},
+    });
+    if let Some(c) = max_concurrency {
+        flow["settings"] = serde_json::json!({"max_concurrency": c});
+    }
+    flow
+}
+
+/// Ten `json.get` nodes reading `meta.count` of the same big input object.
+fn cpu_flow(max_concurrency: Option<u32>) -> serde_json::Value {
+    let mut nodes: Vec<_> = (0..WIDTH)
+        .map(|i| {
+            serde_json::json!({"id": format!("g{i}"), "type": "json.get", "config": {"path": "meta.count"}})
+        })
+        .collect();
+    let fields: serde_json::Map<String, serde_json::Value> = (0..WIDTH)
+        .map(|i| (format!("b{i}"), "any".into()))
+        .collect();
+    nodes.push(
+        serde_json::json!({"id": "join", "type": "json.build", "config": {"fields": fields}}),
+    );
+    let mut edges: Vec<_> = (0..WIDTH)
+        .map(|i| serde_json::json!({"from": "input.doc", "to": format!("g{i}.value")}))
+        .collect();
+    edges.extend(
+        (0..WIDTH).map(
+            |i| serde_json::json!({"from": format!("g{i}.value"), "to": format!("join.b{i}")}),
+        ),
+    );
+    let mut flow = serde_json::json!({
+        "weft": 1,
+        "name": "cpu-fanout",
+        "inputs": {"doc": "object"},
         "nodes": nodes,
         "edges": edges,
         "outputs": {"all": "join.value"},
@@ -136,6 +175,37 @@ fn main() -> Result<(), Box<dyn Error>> {
     let spread = starts.iter().copied().fold(f64::NEG_INFINITY, f64::max)
         - starts.iter().copied().fold(f64::INFINITY, f64::min);
 
+    println!("-- CPU-bound fan-out: 10 × json.get on a 256 KiB object");
+    let cpu_par = rt.block_on(plan(&registry, &cpu_flow(None)))?;
+    let cpu_ser = rt.block_on(plan(&registry, &cpu_flow(Some(1))))?;
+    let doc: serde_json::Value = serde_json::from_str(&common::object_payload(256 * 1024))?;
+    let cpu_inputs = serde_json::json!({ "doc": doc })
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    let cpu_run = async |plan: &Arc<weft_runtime::plan::Plan>| {
+        executor::execute(
+            plan.clone(),
+            cpu_inputs.clone(),
+            RunOptions::new("bench", null.clone()),
+        )
+        .await
+    };
+    let outcome = rt.block_on(cpu_run(&cpu_par));
+    if outcome.error.is_some() || outcome.outputs.get("all").is_none() {
+        return Err(format!("the CPU-bound fan-out failed: {:?}", outcome.error).into());
+    }
+    let cpu_p = measure("CPU-bound fan-out (max_concurrency 16)", || {
+        rt.block_on(sample_async(scaled(10), async || {
+            let _ = cpu_run(&cpu_par).await;
+        }))
+    });
+    let cpu_s = measure("CPU-bound, max_concurrency 1", || {
+        rt.block_on(sample_async(scaled(10), async || {
+            let _ = cpu_run(&cpu_ser).await;
+        }))
+    });
+
     println!("-- summary");
     println!(
         "   fan-out run median {:.2} ms = {:.2}× one sleep ({SLEEP_MS} ms); ten sleeps in sequence = {} ms → {:.1}× faster than serial",
@@ -151,6 +221,15 @@ fn main() -> Result<(), Box<dyn Error>> {
     );
     println!(
         "   in the recorded run: up to {max_live} nodes running at once; the 10 sleeps started within {spread:.2} ms of each other"
+    );
+    println!(
+        "   CPU-bound fan-out: {:.2} ms vs {:.2} ms with max_concurrency 1 → {:.2}× speed-up on {} CPUs",
+        ms(cpu_p.median),
+        ms(cpu_s.median),
+        ms(cpu_s.median) / ms(cpu_p.median),
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(0)
     );
     common::footer();
     Ok(())

@@ -30,7 +30,11 @@ const MIB: usize = 1024 * 1024;
 fn variants() -> Vec<(&'static str, Knobs)> {
     let d = Knobs::default;
     vec![
-        ("host defaults (pooling, CoW, keep 64K/16K)", d()),
+        ("previous defaults (pooling, CoW, keep 64K/16K)", d()),
+        (
+            "host today (previous + pagemap_scan, keep 1 MiB)",
+            Knobs::host(),
+        ),
         (
             "on-demand allocator",
             Knobs {
@@ -111,6 +115,55 @@ fn variants() -> Vec<(&'static str, Knobs)> {
             },
         ),
         (
+            "pagemap_scan on, keep_resident 256 KiB",
+            Knobs {
+                pagemap_scan: true,
+                linear_memory_keep_resident: 256 * KIB,
+                ..d()
+            },
+        ),
+        (
+            "pagemap_scan on, keep_resident 1 MiB",
+            Knobs {
+                pagemap_scan: true,
+                linear_memory_keep_resident: MIB,
+                ..d()
+            },
+        ),
+        (
+            "pagemap_scan on, keep_resident 8 MiB",
+            Knobs {
+                pagemap_scan: true,
+                linear_memory_keep_resident: 8 * MIB,
+                ..d()
+            },
+        ),
+        (
+            "pagemap_scan on, decommit_batch_size 32",
+            Knobs {
+                pagemap_scan: true,
+                decommit_batch_size: Some(32),
+                ..d()
+            },
+        ),
+        (
+            "pagemap_scan on, table_keep_resident 0",
+            Knobs {
+                pagemap_scan: true,
+                table_keep_resident: 0,
+                ..d()
+            },
+        ),
+        (
+            "pagemap_scan on, keep 1 MiB, no epoch",
+            Knobs {
+                pagemap_scan: true,
+                linear_memory_keep_resident: MIB,
+                epoch_tick: None,
+                ..d()
+            },
+        ),
+        (
             "max_unused_warm_slots 0",
             Knobs {
                 max_unused_warm_slots: Some(0),
@@ -182,7 +235,9 @@ struct Row {
     instantiate: Stats,
     drop: Stats,
     total: Stats,
+    run: Stats,
     burst: Stats,
+    mid: Stats,
     big: Stats,
     compile: Duration,
 }
@@ -192,6 +247,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let wasm = common::guest_wasm("weft_node_text_upper.wasm")?;
     let rt = runtime()?;
     let small = vec![("text".to_string(), "\"hello weft\"".to_string())];
+    let mid = vec![("text".to_string(), string_payload(64 * KIB))];
     let big = vec![("text".to_string(), string_payload(MIB))];
     let filter: Vec<String> = std::env::var("WEFT_BENCH_VARIANTS")
         .map(|v| v.split(',').map(str::to_string).collect())
@@ -218,31 +274,38 @@ fn main() -> Result<(), Box<dyn Error>> {
                 continue;
             }
         };
+        rt.block_on(bench.check(&small, "{}"))?;
+        rt.block_on(bench.check(&big, "{}"))?;
         let mut inst = Vec::new();
         let mut drops = Vec::new();
         let mut totals = Vec::new();
+        let mut runs = Vec::new();
         let mut failed = 0;
         for round in 0..=common::rounds() {
             let mut i = Vec::with_capacity(iters);
             let mut d = Vec::with_capacity(iters);
             let mut t = Vec::with_capacity(iters);
+            let mut r = Vec::with_capacity(iters);
             for _ in 0..iters {
                 let p = rt.block_on(bench.call(&small, "{}"));
                 failed += usize::from(!p.ok);
                 i.push(p.instantiate);
                 d.push(p.drop);
                 t.push(p.total);
+                r.push(p.call);
             }
             if round > 0 {
                 inst.push(Stats::of(&mut i));
                 drops.push(Stats::of(&mut d));
                 totals.push(Stats::of(&mut t));
+                runs.push(Stats::of(&mut r));
             }
         }
         if failed > 0 {
             return Err(format!("{name}: {failed} calls failed").into());
         }
         let instantiate = report("instantiate_async", &inst);
+        let run = report("call_run", &runs);
         let drop = report("drop(store)", &drops);
         let total = report("whole call (wasi+store+inst+run+drop)", &totals);
         let burst = measure("burst of 16 live calls, per call", || {
@@ -251,6 +314,11 @@ fn main() -> Result<(), Box<dyn Error>> {
                     rt.block_on(bench.burst(16, &small, "{}"))
                         .unwrap_or(Duration::MAX)
                 })
+                .collect()
+        });
+        let mid = measure("whole call with a 64 KiB string", || {
+            (0..scaled(200))
+                .map(|_| rt.block_on(bench.call(&mid, "{}")).total)
                 .collect()
         });
         let big = measure("whole call with a 1 MiB string", || {
@@ -263,7 +331,9 @@ fn main() -> Result<(), Box<dyn Error>> {
             instantiate,
             drop,
             total,
+            run,
             burst,
+            mid,
             big,
             compile: bench.compile_time,
         });
@@ -272,15 +342,18 @@ fn main() -> Result<(), Box<dyn Error>> {
 
     println!("-- summary (medians; Δ vs the host defaults)");
     println!(
-        "   {:<42} {:>10} {:>10} {:>10} {:>7} {:>10} {:>10} {:>10} {:>9}",
+        "   {:<42} {:>9} {:>9} {:>9} | {:>9} {:>6} {:>9} {:>9} | {:>9} {:>9} {:>9} | {:>8}",
         "variant",
         "inst",
+        "run",
         "drop",
         "call",
         "Δcall",
+        "call mean",
         "call p99",
         "burst/call",
-        "1 MiB call",
+        "64K call",
+        "1M call",
         "compile"
     );
     let base = rows.first().map(|r| r.total.median);
@@ -289,14 +362,17 @@ fn main() -> Result<(), Box<dyn Error>> {
             .map(|b| format!("{:+.0}%", 100.0 * (us(r.total.median) / us(b) - 1.0)))
             .unwrap_or_default();
         println!(
-            "   {:<42} {:>10} {:>10} {:>10} {:>7} {:>10} {:>10} {:>10} {:>9}",
+            "   {:<42} {:>9} {:>9} {:>9} | {:>9} {:>6} {:>9} {:>9} | {:>9} {:>9} {:>9} | {:>8}",
             r.name,
             fmt(r.instantiate.median),
+            fmt(r.run.median),
             fmt(r.drop.median),
             fmt(r.total.median),
             delta,
+            fmt(r.total.mean),
             fmt(r.total.p99),
             fmt(r.burst.median),
+            fmt(r.mid.median),
             fmt(r.big.median),
             fmt(r.compile)
         );

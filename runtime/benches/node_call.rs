@@ -101,8 +101,18 @@ fn main() -> Result<(), Box<dyn Error>> {
     let run_once = async || {
         let _ = run_once().await;
     };
-    let exec_mt = measure("execute, multi-thread runtime (2 workers)", || {
+    let exec_mt = measure("execute, multi-thread block_on (as the CLI)", || {
         rt.block_on(sample_async(iters, run_once))
+    });
+    let exec_spawned = measure("execute, spawned on a worker", || {
+        rt.block_on(sample_async(iters, async || {
+            let _ = tokio::spawn(executor::execute(
+                plan.clone(),
+                inputs.clone(),
+                RunOptions::new("bench", sink.clone()),
+            ))
+            .await;
+        }))
     });
     let rt_ct = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -113,9 +123,10 @@ fn main() -> Result<(), Box<dyn Error>> {
 
     println!("-- 3. phases: the host's call path on a bench-owned engine (host settings)");
     let wasm = common::guest_wasm("weft_node_text_upper.wasm")?;
-    let bench = common::standalone::Bench::new(&common::standalone::Knobs::default(), &wasm)
+    let bench = common::standalone::Bench::new(&common::standalone::Knobs::host(), &wasm)
         .map_err(|e| format!("{e:#}"))?;
     let inputs = vec![("text".to_string(), INPUT.to_string())];
+    rt.block_on(bench.check(&inputs, "{}"))?;
     let mut rounds: [Vec<Stats>; 6] = Default::default();
     let phase_names = [
         "WasiCtx build (log pipes)",
@@ -202,10 +213,12 @@ fn main() -> Result<(), Box<dyn Error>> {
         us(direct.median) / 10.0
     );
     println!(
-        "   executor 1-node run median {:.2} µs multi-thread, {:.2} µs current-thread (p99 {:.2} / {:.2} µs)",
+        "   executor 1-node run median {:.2} µs multi-thread block_on, {:.2} µs spawned, {:.2} µs current-thread (p99 {:.2} / {:.2} / {:.2} µs)",
         us(exec_mt.median),
+        us(exec_spawned.median),
         us(exec_ct.median),
         us(exec_mt.p99),
+        us(exec_spawned.p99),
         us(exec_ct.p99)
     );
     println!("   (Instant::now() costs {} per call)", fmt(clock));

@@ -137,16 +137,23 @@ fn main() -> Result<(), Box<dyn Error>> {
             object.len()
         );
         let host_iters = iters * 10;
-        let codec = |text: &str| {
-            measure(&format!("host serde decode+encode, {}", &text[..1]), || {
+        let codec = |kind: &str, text: &str| {
+            let decode = measure(&format!("host serde_json decode, {kind}"), || {
                 sample(host_iters, || {
                     let v: serde_json::Value = serde_json::from_str(text).unwrap_or_default();
-                    std::hint::black_box(v.to_string());
+                    std::hint::black_box(v);
                 })
-            })
+            });
+            let value: serde_json::Value = serde_json::from_str(text).unwrap_or_default();
+            let encode = measure(&format!("host serde_json encode, {kind}"), || {
+                sample(host_iters, || {
+                    std::hint::black_box(value.to_string());
+                })
+            });
+            decode.median + encode.median
         };
-        let host_string = codec(&string);
-        let host_object = codec(&object);
+        let host_string = codec("string", &string);
+        let host_object = codec("object", &object);
         let upper_s = run_node(
             &rt,
             "run text.upper (string)",
@@ -189,8 +196,8 @@ fn main() -> Result<(), Box<dyn Error>> {
         rows.push(Row {
             label,
             bytes: object.len(),
-            host_string: host_string.median,
-            host_object: host_object.median,
+            host_string,
+            host_object,
             upper: upper_s.median,
             get: get_s.median,
             log: log_s.median,
@@ -220,7 +227,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     )?;
     let per_element = with_many.median.saturating_sub(base.median) / extra;
 
-    println!("-- summary (medians; Δ = minus the 12-byte baseline call)");
+    println!("-- summary (medians; Δ = minus the 12-byte baseline call; * = host decode + encode)");
     println!(
         "   baseline call (instantiate + run, tiny value): {}",
         fmt(base.median)
@@ -232,8 +239,8 @@ fn main() -> Result<(), Box<dyn Error>> {
     println!(
         "   {:<7} {:>10} {:>10} | {:>11} {:>11} {:>11} {:>11} | {:>9} | {:>13}",
         "size",
-        "host str",
-        "host obj",
+        "host str*",
+        "host obj*",
         "upper(str)",
         "get(obj)",
         "log(obj)",
@@ -264,11 +271,12 @@ fn main() -> Result<(), Box<dyn Error>> {
     for r in &rows {
         let delta = r.get.saturating_sub(base.median);
         println!(
-            "   {}: the JSON boundary adds {} to json.get ({:.0}% of its call; the baseline instantiation+call is {:.2} µs); a flattened tree would cost ≈ {} just to cross ({} values, {} keys)",
+            "   {}: the JSON boundary adds {} to json.get ({:.0}% of its call; the baseline instantiation+call is {:.2} µs); a flattened tree would cost ≈ {}–{} just to cross ({} values, {} keys)",
             r.label,
             fmt(delta),
             100.0 * delta.as_secs_f64() / r.get.as_secs_f64().max(1e-12),
             us(base.median),
+            fmt(per_element * (r.values as u32) / 2),
             fmt(per_element * (r.values as u32)),
             r.values,
             r.keys

@@ -289,7 +289,7 @@ pub fn object_payload(bytes: usize) -> String {
             "name": format!("item-{i}"),
             "price": (i as f64) * 1.25,
             "tags": ["a", "bc"],
-            "ok": i % 2 == 0,
+            "ok": i.is_multiple_of(2),
         });
         size += item.to_string().len() + 1;
         items.push(item);

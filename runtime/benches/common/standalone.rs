@@ -5,23 +5,23 @@
 //! sync when those change.
 //!
 //! One difference: the `weft:node/*` host imports (log, emit, capabilities)
-//! are linked as trapping stubs (`define_unknown_imports_as_traps`) instead
-//! of the real implementations, which need the runtime's private store
-//! state. They are host functions either way, so linking and instantiation
-//! cost the same; the benchmarked nodes never call them.
+//! are linked through the same generated bindings but implemented here as
+//! no-ops / `denied`, since the runtime's store state is private. Linking
+//! and instantiation cost the same; the benchmarked nodes never call them.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{
     Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter,
     Store, UpdateDeadline,
 };
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use weft_editor_protocol::events::LogSource;
-use weft_runtime::host::bindings::{Invocation, NodePre, PortValue};
+use weft_runtime::host::bindings::weft::node as wit;
+use weft_runtime::host::bindings::{Invocation, Node, NodePre, PortValue};
 use weft_runtime::host::state::LogPipe;
 
 const MIB: usize = 1024 * 1024;
@@ -73,6 +73,17 @@ impl Default for Knobs {
 }
 
 impl Knobs {
+    /// The settings `Host::new` uses today: the defaults above (the
+    /// settings before the measurements in BENCHMARKS.md section 5) plus
+    /// `pagemap_scan` and a 1 MiB `linear_memory_keep_resident`.
+    pub fn host() -> Knobs {
+        Knobs {
+            pagemap_scan: true,
+            linear_memory_keep_resident: 1024 * 1024,
+            ..Knobs::default()
+        }
+    }
+
     /// The `wasmtime::Config` for these knobs (mirrors `Host::new`).
     pub fn config(&self) -> Config {
         let mut wasm = Config::new();
@@ -94,7 +105,7 @@ impl Knobs {
                 pool.max_unused_warm_slots(slots);
             }
             if self.pagemap_scan {
-                pool.pagemap_scan(Enabled::Yes);
+                pool.pagemap_scan(Enabled::Auto);
             }
             if let Some(batch) = self.decommit_batch_size {
                 pool.decommit_batch_size(batch);
@@ -132,6 +143,68 @@ impl WasiView for BenchState {
             ctx: &mut self.wasi,
             table: &mut self.table,
         }
+    }
+}
+
+fn denied() -> wit::types::CapabilityError {
+    wit::types::CapabilityError::Denied("not in benchmarks".into())
+}
+
+impl wit::types::Host for BenchState {}
+
+impl wit::host::Host for BenchState {
+    async fn log(&mut self, _level: wit::types::LogLevel, _message: String) {}
+
+    async fn emit(&mut self, _port: String, _value: String) {}
+}
+
+impl wit::http::Host for BenchState {
+    async fn send(
+        &mut self,
+        _req: wit::http::Request,
+    ) -> Result<wit::http::Response, wit::types::CapabilityError> {
+        Err(denied())
+    }
+}
+
+impl wit::llm::Host for BenchState {
+    async fn chat(
+        &mut self,
+        _req: wit::llm::ChatRequest,
+    ) -> Result<wit::llm::ChatResponse, wit::types::CapabilityError> {
+        Err(denied())
+    }
+}
+
+impl wit::embeddings::Host for BenchState {
+    async fn embed(
+        &mut self,
+        _req: wit::embeddings::EmbedRequest,
+    ) -> Result<wit::embeddings::EmbedResponse, wit::types::CapabilityError> {
+        Err(denied())
+    }
+}
+
+impl wit::vectors::Host for BenchState {
+    async fn upsert(
+        &mut self,
+        _collection: String,
+        _records: Vec<wit::vectors::VectorRecord>,
+    ) -> Result<(), wit::types::CapabilityError> {
+        Err(denied())
+    }
+
+    async fn search(
+        &mut self,
+        _req: wit::vectors::SearchRequest,
+    ) -> Result<Vec<wit::vectors::Match>, wit::types::CapabilityError> {
+        Err(denied())
+    }
+}
+
+impl wit::secrets::Host for BenchState {
+    async fn get(&mut self, _name: String) -> Result<String, wit::types::CapabilityError> {
+        Err(denied())
     }
 }
 
@@ -184,7 +257,7 @@ impl Bench {
         let compile_time = started.elapsed();
         let mut linker: Linker<BenchState> = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-        linker.define_unknown_imports_as_traps(&component)?;
+        Node::add_to_linker::<BenchState, HasSelf<BenchState>>(&mut linker, |s| s)?;
         let pre = NodePre::new(linker.instantiate_pre(&component)?)?;
 
         let stop = Arc::new(AtomicBool::new(false));
@@ -301,6 +374,41 @@ impl Bench {
 }
 
 impl Bench {
+    /// One call; the node's outputs or why it failed.
+    pub async fn check(
+        &self,
+        inputs: &[(String, String)],
+        config: &str,
+    ) -> Result<Vec<(String, String)>, String> {
+        let (wasi, tail) = self.wasi();
+        let mut store = self.store(wasi, tail);
+        let invocation = Invocation {
+            node_id: "n".to_string(),
+            config: config.to_string(),
+            attempt: 1,
+        };
+        let inputs: Vec<PortValue> = inputs
+            .iter()
+            .map(|(port, value)| PortValue {
+                port: port.clone(),
+                value: value.clone(),
+            })
+            .collect();
+        let node = self
+            .pre
+            .instantiate_async(&mut store)
+            .await
+            .map_err(|e| format!("instantiation failed: {e:#}"))?;
+        match node.call_run(&mut store, &invocation, &inputs).await {
+            Ok(Ok(outputs)) => Ok(outputs.into_iter().map(|p| (p.port, p.value)).collect()),
+            Ok(Err(e)) => Err(format!("the node failed: {} ({})", e.message, e.code)),
+            Err(e) => Err(format!(
+                "the call trapped: {e:#}; stderr: {:?}",
+                store.data().stderr_tail
+            )),
+        }
+    }
+
     /// `k` calls at once: `k` stores and instances live together (distinct
     /// pool slots), then all called, then all dropped. Returns the time per
     /// call, or `None` if a call failed.

@@ -27,6 +27,7 @@
 //! - [`values`]: values, input gathering, previews, flow inputs/outputs.
 
 mod attempt;
+mod tasks;
 pub mod values;
 
 use std::collections::HashMap;
@@ -35,7 +36,6 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
 use tokio::sync::Semaphore;
-use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use weft_editor_protocol::events::{
     ErrorInfo, EventBody, NodeFailed, NodeSkipped, RunFinished, RunStarted, RunStatus,
@@ -45,6 +45,7 @@ use weft_editor_protocol::flow::OnError;
 use crate::events::{EventSink, RunEmitter};
 use crate::plan::Plan;
 use attempt::{Attempted, run_node};
+use tasks::Tasks;
 use values::{GatherError, NodeState, Val, flow_outputs, gather, prepare_inputs};
 
 /// Default size above which event previews are truncated (bytes of JSON).
@@ -152,7 +153,7 @@ pub async fn execute(plan: Arc<Plan>, inputs: Map<String, Value>, opts: RunOptio
         states: vec![NodeState::Waiting; plan.nodes.len()],
         remaining: plan.nodes.iter().map(|n| n.upstream.len()).collect(),
         flow_inputs: Arc::new(flow_inputs),
-        tasks: JoinSet::new(),
+        tasks: Tasks::default(),
         permits: Arc::new(Semaphore::new(plan.max_concurrency)),
         preview_limit: opts.preview_limit,
         settled: 0,
@@ -191,7 +192,7 @@ struct Run {
     /// Producers of each node that have not settled yet.
     remaining: Vec<usize>,
     flow_inputs: Arc<HashMap<String, Val>>,
-    tasks: JoinSet<(usize, Attempted)>,
+    tasks: Tasks,
     permits: Arc<Semaphore>,
     preview_limit: usize,
     settled: usize,
@@ -234,10 +235,10 @@ impl Run {
                     node: None,
                 }));
             };
-            let (i, attempted) = joined.map_err(|e| {
+            let (i, attempted) = joined.map_err(|message| {
                 Stop::Failed(ErrorInfo {
                     code: "internal".into(),
-                    message: format!("a node task ended abnormally: {e}"),
+                    message: format!("a node task ended abnormally: {message}"),
                     node: None,
                 })
             })?;
