@@ -32,7 +32,11 @@ pub fn slugify(text: &str, separator: &str, max_length: Option<usize>) -> String
         .filter(|w| !w.is_empty())
     {
         let word = word.to_lowercase();
-        let extra = if slug.is_empty() { 0 } else { separator.chars().count() };
+        let extra = if slug.is_empty() {
+            0
+        } else {
+            separator.chars().count()
+        };
         if let Some(max) = max_length
             && slug.chars().count() + extra + word.chars().count() > max
         {
@@ -65,7 +69,9 @@ impl Node for Slugify {
         }
         Ok(Spec::new()
             .input(Port::new("text", "string").description("The title"))
-            .output(Port::new("slug", "string").description("Lower-case words joined by the separator")))
+            .output(
+                Port::new("slug", "string").description("Lower-case words joined by the separator"),
+            ))
     }
 
     fn run(ctx: &Context<Config>, inputs: Inputs) -> Result<Outputs, NodeError> {
