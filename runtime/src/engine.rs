@@ -33,6 +33,8 @@ use crate::validate::{self, ValidatedFlow};
 #[derive(Debug, Clone, Default)]
 pub struct EngineConfig {
     pub host: HostConfig,
+    /// The providers behind the capabilities (secrets, HTTP limits, ...).
+    pub services: crate::capabilities::Services,
     /// Directories of custom node components (`*.wasm`).
     pub nodes_dirs: Vec<PathBuf>,
     /// Also register the hostile test guests (`test.*`).
@@ -61,7 +63,7 @@ pub struct Engine {
 
 impl Engine {
     pub async fn new(config: EngineConfig) -> Result<Engine, EngineError> {
-        let host = Host::new(config.host.clone())?;
+        let host = Host::with_services(config.host.clone(), config.services.clone())?;
         let mut registry = Registry::with_builtins(host).await?;
         #[cfg(feature = "test-guests")]
         if config.test_guests {

@@ -9,6 +9,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use weft_editor_protocol::events::{EventBody, RunEvent};
 
+use crate::capabilities::Redactor;
+
 /// Receives the events of runs. Must be cheap and must never block.
 pub trait EventSink: Send + Sync + 'static {
     fn send(&self, event: RunEvent);
@@ -73,6 +75,7 @@ impl<F> std::fmt::Debug for FnSink<F> {
 /// the time, and hands them to the sink in sequence order.
 pub struct RunEmitter {
     run: String,
+    redactor: Arc<Redactor>,
     frame: Option<String>,
     seq: Mutex<u64>,
     sink: Arc<dyn EventSink>,
@@ -90,6 +93,7 @@ impl RunEmitter {
     pub fn new(run: impl Into<String>, sink: Arc<dyn EventSink>) -> Self {
         RunEmitter {
             run: run.into(),
+            redactor: Arc::new(Redactor::new()),
             frame: None,
             seq: Mutex::new(0),
             sink,
@@ -100,7 +104,13 @@ impl RunEmitter {
         &self.run
     }
 
+    /// The secret values revealed to this run, kept out of its events.
+    pub fn redactor(&self) -> &Arc<Redactor> {
+        &self.redactor
+    }
+
     pub fn emit(&self, body: EventBody) {
+        let body = self.redact(body);
         let ts_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_millis() as u64)
@@ -119,5 +129,22 @@ impl RunEmitter {
             frame: self.frame.clone(),
             body,
         });
+    }
+}
+
+impl RunEmitter {
+    /// The event with every revealed secret replaced (only when the run has
+    /// revealed any: then the event goes through its JSON text).
+    fn redact(&self, body: EventBody) -> EventBody {
+        if self.redactor.is_empty() {
+            return body;
+        }
+        let Ok(text) = serde_json::to_string(&body) else {
+            return body;
+        };
+        match self.redactor.redact_json_text(&text) {
+            None => body,
+            Some(clean) => serde_json::from_str(&clean).unwrap_or(body),
+        }
     }
 }

@@ -10,12 +10,15 @@
 //!   timeouts, cancellation, run events.
 //! - [`host`]: the wasmtime host: engine, pooling, epoch deadlines, memory
 //!   caps, WASI with nothing granted, the component cache, capabilities.
+//! - [`capabilities`]: what nodes may reach outside the sandbox (HTTP,
+//!   secrets, ...), checked against each flow's grants.
 //! - [`registry`]: node types by name and version, built-in and custom.
 //! - [`events`]: event sinks and the per-run emitter.
 //! - [`engine`]: the façade that ties them together for callers.
 //!
 //! Data flows one way: document → validation → plan → executor → events.
 
+pub mod capabilities;
 pub mod engine;
 pub mod events;
 pub mod executor;

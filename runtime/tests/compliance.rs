@@ -10,6 +10,16 @@ use serde_json::{Value, json};
 use weft_editor_protocol::events::{EventBody, RunStatus};
 use weft_editor_protocol::spec::NodeSource;
 
+/// Nodes whose runs need a capability provider; their behaviour is tested
+/// against real servers in `http.rs` (and the LLM/vector suites).
+const NEED_PROVIDERS: &[&str] = &[
+    "http.request",
+    "llm.chat",
+    "llm.embed",
+    "vector.upsert",
+    "vector.search",
+];
+
 /// (type, config, inputs by port, expected outputs by port)
 fn samples() -> Vec<(&'static str, Value, Value, Value)> {
     vec![
@@ -24,6 +34,12 @@ fn samples() -> Vec<(&'static str, Value, Value, Value)> {
             json!({}),
             json!({"text": "abc"}),
             json!({"text": "ABC"}),
+        ),
+        (
+            "text.split",
+            json!({"chunk_size": 5, "overlap": 0}),
+            json!({"text": "ab cd ef"}),
+            json!({"chunks": ["ab", "cd ef"], "count": 2}),
         ),
         (
             "json.get",
@@ -90,7 +106,7 @@ async fn every_builtin_describes_itself_and_rejects_unknown_config() {
         let c = &r.component;
         let name = &c.info.type_name;
         assert!(
-            sampled.contains(&name.as_str()),
+            sampled.contains(&name.as_str()) || NEED_PROVIDERS.contains(&name.as_str()),
             "{name} has no sample in this test"
         );
         assert!(!c.info.summary.is_empty(), "{name}: empty summary");

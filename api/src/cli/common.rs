@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::Args;
+use weft_runtime::capabilities::Secrets;
 use weft_runtime::{Engine, EngineConfig};
 
 /// Options every command that loads nodes accepts.
@@ -17,6 +18,14 @@ pub struct NodeOptions {
     #[arg(long = "node-memory-mib", value_name = "MIB", default_value_t = 64,
           value_parser = clap::value_parser!(u64).range(1..=1024))]
     pub node_memory_mib: u64,
+    /// A secret for the flow (`NAME=VALUE`); repeatable. Prefer
+    /// `--secrets-file` or `WEFT_SECRET_<NAME>`: arguments are visible to
+    /// other users of the machine.
+    #[arg(long = "secret", value_name = "NAME=VALUE")]
+    pub secrets: Vec<String>,
+    /// A file of secrets, one `NAME=VALUE` per line (`#` comments).
+    #[arg(long = "secrets-file", value_name = "PATH")]
+    pub secrets_file: Option<PathBuf>,
 }
 
 pub async fn engine(opts: &NodeOptions) -> anyhow::Result<Engine> {
@@ -30,6 +39,20 @@ pub async fn engine(opts: &NodeOptions) -> anyhow::Result<Engine> {
         ..EngineConfig::default()
     };
     config.host.memory_limit = opts.node_memory_mib * 1024 * 1024;
+    let mut secrets = Secrets::from_env();
+    if let Some(path) = &opts.secrets_file {
+        secrets = secrets.with_file(path)?;
+    }
+    for pair in &opts.secrets {
+        let Some((name, value)) = pair.split_once('=') else {
+            anyhow::bail!("--secret: expected NAME=VALUE");
+        };
+        if !weft_runtime::capabilities::secrets::valid_name(name) {
+            anyhow::bail!("--secret: `{name}` is not a valid secret name (letters, digits, `_`)");
+        }
+        secrets = secrets.with(name, value);
+    }
+    config.services.secrets = std::sync::Arc::new(secrets);
     Engine::new(config).await.context("cannot load nodes")
 }
 

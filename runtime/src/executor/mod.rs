@@ -119,8 +119,20 @@ pub async fn execute(plan: Arc<Plan>, inputs: Map<String, Value>, opts: RunOptio
             .collect(),
     }));
 
-    let finish = |status: RunStatus, outputs, error: Option<ErrorInfo>| {
+    let finish = |status: RunStatus,
+                  outputs: indexmap::IndexMap<String, Value>,
+                  error: Option<ErrorInfo>| {
         let duration = started.elapsed();
+        // Nothing a run reports may contain a secret it revealed.
+        let redactor = emitter.redactor();
+        let outputs: indexmap::IndexMap<String, Value> = outputs
+            .into_iter()
+            .map(|(k, v)| (k, redactor.redact_value(&v)))
+            .collect();
+        let error = error.map(|e| ErrorInfo {
+            message: redactor.redact_str(&e.message),
+            ..e
+        });
         emitter.emit(EventBody::RunFinished(RunFinished {
             status,
             outputs: Clone::clone(&outputs),

@@ -285,6 +285,7 @@ impl LoadedComponent {
             deadline_hit: false,
             stderr_tail,
             grants,
+            services: self.host.services().clone(),
         };
         let mut store = Store::new(self.host.engine(), state);
         store.limiter(|s| &mut s.limiter);

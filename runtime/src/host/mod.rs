@@ -4,14 +4,12 @@
 //!
 //! ## Layout
 //! - [`bindings`]: `bindgen!` for `nodes/wit/node.wit`, the `host` interface.
-//! - [`capabilities`]: the capability interfaces, checked against grants.
 //! - [`state`]: per-call store data, memory limiter, stdout/stderr → logs.
 //! - [`cache`]: compiled components on disk, keyed by engine and content.
 //! - [`component`]: a loaded node component and its `describe`/`run` calls.
 
 pub mod bindings;
 mod cache;
-mod capabilities;
 pub(crate) mod component;
 pub mod state;
 
@@ -104,6 +102,7 @@ pub enum HostError {
 /// The process-wide WebAssembly host.
 pub struct Host {
     engine: Engine,
+    services: Arc<crate::capabilities::Services>,
     linker: Linker<NodeState>,
     config: HostConfig,
     ticker_stop: Arc<AtomicBool>,
@@ -118,7 +117,16 @@ impl std::fmt::Debug for Host {
 }
 
 impl Host {
+    /// A host with the default capability providers (secrets from the
+    /// environment, default HTTP limits).
     pub fn new(config: HostConfig) -> Result<Arc<Host>, HostError> {
+        Host::with_services(config, crate::capabilities::Services::default())
+    }
+
+    pub fn with_services(
+        config: HostConfig,
+        services: crate::capabilities::Services,
+    ) -> Result<Arc<Host>, HostError> {
         let engine_error = |e: wasmtime::Error| HostError::Engine(one_line(&e));
         let max_memory = usize::try_from(config.max_memory_limit.max(config.memory_limit))
             .map_err(|_| HostError::Engine("memory limit does not fit this platform".into()))?;
@@ -171,6 +179,7 @@ impl Host {
 
         Ok(Arc::new(Host {
             engine,
+            services: Arc::new(services),
             linker,
             config,
             ticker_stop,
@@ -179,6 +188,10 @@ impl Host {
 
     pub fn config(&self) -> &HostConfig {
         &self.config
+    }
+
+    pub fn services(&self) -> &Arc<crate::capabilities::Services> {
+        &self.services
     }
 
     pub fn engine(&self) -> &Engine {

@@ -59,6 +59,8 @@ pub struct NodeState {
     pub(crate) stderr_tail: Arc<std::sync::Mutex<Vec<String>>>,
     /// What the flow grants; capability calls check it.
     pub(crate) grants: Arc<weft_editor_protocol::flow::Capabilities>,
+    /// The providers behind the capabilities.
+    pub(crate) services: Arc<crate::capabilities::Services>,
 }
 
 impl WasiView for NodeState {

@@ -1,18 +1,18 @@
-//! Host capabilities (`http`, `llm`, `embeddings`, `vectors`, `secrets`).
+//! The WIT host traits of the capability interfaces (`http`, `llm`,
+//! `embeddings`, `vectors`, `secrets`).
 //!
 //! Every node is linked with all of them, and every call is checked against
 //! what the flow grants. Validation already refuses a flow whose nodes
 //! declare a capability it does not grant, so a `denied` here means a node
-//! used a capability it did not declare.
-//!
-//! The providers behind the capabilities (outbound HTTP, LLM and embedding
-//! providers, vector stores, secret stores) are not wired in yet: a granted
-//! call fails with `failed("... no provider configured")` until they are.
+//! used a capability it did not declare, or a target the grant excludes.
 
-use super::bindings::weft::node::{
+use std::time::Duration;
+
+use super::http::{HttpError, Request};
+use crate::host::bindings::weft::node::{
     embeddings, http, llm, secrets, types::CapabilityError, vectors,
 };
-use super::state::NodeState;
+use crate::host::state::NodeState;
 
 fn unavailable(what: &str) -> CapabilityError {
     CapabilityError::Failed(format!(
@@ -33,11 +33,35 @@ impl NodeState {
 }
 
 impl http::Host for NodeState {
-    async fn send(&mut self, _req: http::Request) -> Result<http::Response, CapabilityError> {
+    async fn send(&mut self, req: http::Request) -> Result<http::Response, CapabilityError> {
         if !self.granted(weft_editor_protocol::Capability::Http) {
             return Err(denied("http"));
         }
-        Err(unavailable("http"))
+        let request = Request {
+            method: req.method,
+            url: req.url,
+            headers: req.headers,
+            body: req.body,
+            timeout: req
+                .timeout_ms
+                .map(|ms| Duration::from_millis(u64::from(ms))),
+        };
+        let response = self
+            .services
+            .http
+            .send(&self.grants.http, request)
+            .await
+            .map_err(|e| match e {
+                HttpError::Denied(m) => CapabilityError::Denied(m),
+                HttpError::Invalid(m) => CapabilityError::Invalid(m),
+                HttpError::Timeout(m) => CapabilityError::Timeout(m),
+                HttpError::Failed(m) => CapabilityError::Failed(m),
+            })?;
+        Ok(http::Response {
+            status: response.status,
+            headers: response.headers,
+            body: response.body,
+        })
     }
 }
 
@@ -86,10 +110,25 @@ impl vectors::Host for NodeState {
 }
 
 impl secrets::Host for NodeState {
-    async fn get(&mut self, _name: String) -> Result<String, CapabilityError> {
-        if !self.granted(weft_editor_protocol::Capability::Secrets) {
-            return Err(denied("secrets"));
+    async fn get(&mut self, name: String) -> Result<String, CapabilityError> {
+        let granted = &self.grants.secrets;
+        if !granted.iter().any(|g| g == &name || g == "*") {
+            return Err(CapabilityError::Denied(format!(
+                "the flow does not grant the secret `{name}` (add it to capabilities.secrets)"
+            )));
         }
-        Err(unavailable("secrets"))
+        // Without a run to redact for (describe), no secret is handed out.
+        let Some(events) = &self.events else {
+            return Err(CapabilityError::Denied(
+                "secrets are only available while a node runs".into(),
+            ));
+        };
+        let value = self.services.secrets.get(&name).ok_or_else(|| {
+            CapabilityError::NotFound(format!(
+                "secret `{name}` is not set (set WEFT_SECRET_{name}, add it to the secrets file, or pass --secret {name}=...)"
+            ))
+        })?;
+        events.emitter.redactor().add(&value);
+        Ok(value)
     }
 }

@@ -1,0 +1,43 @@
+//! Host capabilities: what a node may reach outside its sandbox, and only
+//! when the flow grants it (`capabilities` in the flow document; default
+//! deny).
+//!
+//! ## Layout
+//! - [`http`]: outbound HTTP with allow-listed targets and SSRF guards.
+//! - [`secrets`]: secret values by name, and their redaction from events.
+//! - `wit`: the WIT host traits, each call checked against the grants.
+//!
+//! LLM, embedding and vector providers arrive next; until then a granted
+//! call to them fails with `failed("... no provider configured")`.
+
+pub mod http;
+pub mod secrets;
+mod wit;
+
+use std::sync::Arc;
+
+pub use http::{HttpClients, HttpSettings};
+pub use secrets::{Redactor, SecretSource, Secrets};
+
+/// The providers behind the capabilities, shared by every run of a host.
+#[derive(Clone)]
+pub struct Services {
+    pub secrets: Arc<dyn SecretSource>,
+    pub http: Arc<HttpClients>,
+}
+
+impl std::fmt::Debug for Services {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Services").finish_non_exhaustive()
+    }
+}
+
+impl Default for Services {
+    /// Secrets from `WEFT_SECRET_<NAME>`, default HTTP limits.
+    fn default() -> Self {
+        Services {
+            secrets: Arc::new(Secrets::from_env()),
+            http: Arc::new(HttpClients::new(HttpSettings::default())),
+        }
+    }
+}
