@@ -23,6 +23,9 @@ pub struct NodeOptions {
     /// other users of the machine.
     #[arg(long = "secret", value_name = "NAME=VALUE")]
     pub secrets: Vec<String>,
+    /// The Weft configuration file (providers); also `WEFT_CONFIG`.
+    #[arg(long = "config", value_name = "PATH", env = "WEFT_CONFIG")]
+    pub config: Option<PathBuf>,
     /// A file of secrets, one `NAME=VALUE` per line (`#` comments).
     #[arg(long = "secrets-file", value_name = "PATH")]
     pub secrets_file: Option<PathBuf>,
@@ -53,6 +56,11 @@ pub async fn engine(opts: &NodeOptions) -> anyhow::Result<Engine> {
         secrets = secrets.with(name, value);
     }
     config.services.secrets = std::sync::Arc::new(secrets);
+    if let Some(path) = &opts.config {
+        let file = super::config::Config::load(path)?;
+        config.services.providers =
+            std::sync::Arc::new(weft_runtime::capabilities::Providers::new(file.providers));
+    }
     Engine::new(config).await.context("cannot load nodes")
 }
 

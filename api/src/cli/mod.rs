@@ -1,6 +1,7 @@
 //! The `weft` subcommands.
 
 pub mod common;
+pub mod config;
 pub mod nodes;
 pub mod progress;
 pub mod run;

@@ -5,18 +5,21 @@
 //! ## Layout
 //! - [`http`]: outbound HTTP with allow-listed targets and SSRF guards.
 //! - [`secrets`]: secret values by name, and their redaction from events.
+//! - [`llm`]: chat and embeddings through named OpenAI-compatible providers.
 //! - `wit`: the WIT host traits, each call checked against the grants.
 //!
-//! LLM, embedding and vector providers arrive next; until then a granted
-//! call to them fails with `failed("... no provider configured")`.
+//! Vector stores arrive next; until then a granted call fails with
+//! `failed("... no provider configured")`.
 
 pub mod http;
+pub mod llm;
 pub mod secrets;
 mod wit;
 
 use std::sync::Arc;
 
 pub use http::{HttpClients, HttpSettings};
+pub use llm::{Provider, Providers};
 pub use secrets::{Redactor, SecretSource, Secrets};
 
 /// The providers behind the capabilities, shared by every run of a host.
@@ -24,6 +27,8 @@ pub use secrets::{Redactor, SecretSource, Secrets};
 pub struct Services {
     pub secrets: Arc<dyn SecretSource>,
     pub http: Arc<HttpClients>,
+    /// LLM and embedding providers by name.
+    pub providers: Arc<Providers>,
 }
 
 impl std::fmt::Debug for Services {
@@ -38,6 +43,7 @@ impl Default for Services {
         Services {
             secrets: Arc::new(Secrets::from_env()),
             http: Arc::new(HttpClients::new(HttpSettings::default())),
+            providers: Arc::new(Providers::default()),
         }
     }
 }

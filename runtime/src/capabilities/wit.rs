@@ -9,6 +9,7 @@
 use std::time::Duration;
 
 use super::http::{HttpError, Request};
+use super::llm::{Chat, ProviderError, TokenUsage};
 use crate::host::bindings::weft::node::{
     embeddings, http, llm, secrets, types::CapabilityError, vectors,
 };
@@ -65,24 +66,119 @@ impl http::Host for NodeState {
     }
 }
 
+impl NodeState {
+    /// Whether the flow grants this provider for this capability.
+    fn provider_granted(
+        &self,
+        capability: weft_editor_protocol::Capability,
+        provider: &str,
+    ) -> Result<(), CapabilityError> {
+        let list = match capability {
+            weft_editor_protocol::Capability::Llm => &self.grants.llm,
+            _ => &self.grants.embeddings,
+        };
+        if list.iter().any(|p| p == provider || p == "*") {
+            return Ok(());
+        }
+        Err(CapabilityError::Denied(format!(
+            "the flow does not grant the provider `{provider}` (add it to capabilities.{})",
+            capability.as_str()
+        )))
+    }
+
+    fn account(&mut self, usage: Option<TokenUsage>, cost: Option<f64>) {
+        if let Some(u) = usage {
+            self.usage.get_or_insert_with(TokenUsage::default).add(u);
+        }
+        if let Some(c) = cost {
+            *self.cost.get_or_insert(0.0) += c;
+        }
+    }
+}
+
+fn provider_error(e: ProviderError) -> CapabilityError {
+    match e {
+        ProviderError::Unknown(m) => CapabilityError::Invalid(m),
+        ProviderError::Timeout(m) => CapabilityError::Timeout(m),
+        ProviderError::Failed(m) => CapabilityError::Failed(m),
+    }
+}
+
+fn wit_usage(u: Option<TokenUsage>) -> Option<llm::Usage> {
+    u.map(|u| llm::Usage {
+        prompt_tokens: u32::try_from(u.prompt).unwrap_or(u32::MAX),
+        completion_tokens: u32::try_from(u.completion).unwrap_or(u32::MAX),
+        total_tokens: u32::try_from(u.total).unwrap_or(u32::MAX),
+    })
+}
+
 impl llm::Host for NodeState {
-    async fn chat(&mut self, _req: llm::ChatRequest) -> Result<llm::ChatResponse, CapabilityError> {
-        if !self.granted(weft_editor_protocol::Capability::Llm) {
+    async fn chat(&mut self, req: llm::ChatRequest) -> Result<llm::ChatResponse, CapabilityError> {
+        use weft_editor_protocol::Capability::Llm;
+        if !self.granted(Llm) {
             return Err(denied("llm"));
         }
-        Err(unavailable("llm"))
+        self.provider_granted(Llm, &req.provider)?;
+        let chat = Chat {
+            model: req.model,
+            messages: req
+                .messages
+                .into_iter()
+                .map(|m| (m.role, m.content))
+                .collect(),
+            temperature: req.temperature,
+            max_tokens: req.max_tokens,
+            json_mode: req.json_mode,
+            stream: req.stream_port.is_some(),
+        };
+        let events = self.events.clone();
+        let port = req.stream_port.unwrap_or_default();
+        let services = self.services.clone();
+        let answer = services
+            .providers
+            .chat(&req.provider, services.secrets.as_ref(), &chat, |token| {
+                if let Some(events) = &events {
+                    events.emit(port.clone(), serde_json::Value::String(token.to_string()));
+                }
+            })
+            .await
+            .map_err(provider_error)?;
+        self.account(answer.usage, answer.cost);
+        Ok(llm::ChatResponse {
+            text: answer.text,
+            finish_reason: answer.finish_reason,
+            usage: wit_usage(answer.usage),
+            cost: answer.cost,
+        })
     }
 }
 
 impl embeddings::Host for NodeState {
     async fn embed(
         &mut self,
-        _req: embeddings::EmbedRequest,
+        req: embeddings::EmbedRequest,
     ) -> Result<embeddings::EmbedResponse, CapabilityError> {
-        if !self.granted(weft_editor_protocol::Capability::Embeddings) {
+        use weft_editor_protocol::Capability::Embeddings;
+        if !self.granted(Embeddings) {
             return Err(denied("embeddings"));
         }
-        Err(unavailable("embeddings"))
+        self.provider_granted(Embeddings, &req.provider)?;
+        let services = self.services.clone();
+        let answer = services
+            .providers
+            .embed(
+                &req.provider,
+                services.secrets.as_ref(),
+                &req.model,
+                &req.inputs,
+            )
+            .await
+            .map_err(provider_error)?;
+        self.account(answer.usage, answer.cost);
+        Ok(embeddings::EmbedResponse {
+            vectors: answer.vectors,
+            usage: wit_usage(answer.usage),
+        })
     }
 }
 

@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 
 use indexmap::IndexMap;
 use tokio::sync::Semaphore;
-use weft_editor_protocol::events::{ErrorInfo, EventBody, NodeFailed, NodeFinished, NodeStarted};
+use weft_editor_protocol::events::{
+    ErrorInfo, EventBody, NodeFailed, NodeFinished, NodeStarted, Usage,
+};
 
 use super::ms;
 use super::values::{Val, preview};
@@ -93,11 +95,11 @@ pub async fn run_node(
                 grants: plan.grants.clone(),
             })
             .await
-            .and_then(|outputs| check_outputs(plan, i, outputs));
+            .and_then(|run| Ok((check_outputs(plan, i, run.outputs)?, run.usage, run.cost)));
         let duration = started.elapsed();
 
         match result {
-            Ok(ports) => {
+            Ok((ports, usage, cost)) => {
                 let previews: IndexMap<String, _> = node
                     .spec
                     .outputs
@@ -113,8 +115,12 @@ pub async fn run_node(
                     duration_ms: ms(duration),
                     attempts: attempt,
                     outputs: previews,
-                    usage: None,
-                    cost: None,
+                    usage: usage.map(|u| Usage {
+                        prompt_tokens: u.prompt,
+                        completion_tokens: u.completion,
+                        total_tokens: u.total,
+                    }),
+                    cost,
                 }));
                 return Attempted::Ok(Arc::new(ports));
             }

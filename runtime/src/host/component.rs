@@ -24,6 +24,16 @@ const DESCRIBE_TIMEOUT: Duration = Duration::from_secs(5);
 /// The ports a node set, as `(port, JSON text)`.
 pub type NodeOutputs = Vec<(String, String)>;
 
+/// What one successful call produced.
+#[derive(Debug, Clone, Default)]
+pub struct NodeRun {
+    pub outputs: NodeOutputs,
+    /// Tokens used by its LLM and embedding calls, if any.
+    pub usage: Option<crate::capabilities::llm::TokenUsage>,
+    /// Their cost, when the providers have prices.
+    pub cost: Option<f64>,
+}
+
 /// What `describe` answered: a spec, or the problems with the config.
 pub type Described = Result<Arc<NodeSpec>, Vec<ConfigProblem>>;
 
@@ -286,6 +296,8 @@ impl LoadedComponent {
             stderr_tail,
             grants,
             services: self.host.services().clone(),
+            usage: None,
+            cost: None,
         };
         let mut store = Store::new(self.host.engine(), state);
         store.limiter(|s| &mut s.limiter);
@@ -342,7 +354,7 @@ impl LoadedComponent {
     }
 
     /// Runs one attempt of the node in a fresh instance.
-    pub async fn run(&self, call: NodeCall<'_>) -> Result<NodeOutputs, NodeFailure> {
+    pub async fn run(&self, call: NodeCall<'_>) -> Result<NodeRun, NodeFailure> {
         let mut store = self.new_store(
             call.events.clone(),
             call.timeout,
@@ -366,7 +378,11 @@ impl LoadedComponent {
         let timeout_ms = call.timeout.as_millis() as u64;
         match tokio::time::timeout(call.timeout, result).await {
             Err(_) => Err(NodeFailure::DeadlineExceeded { timeout_ms }),
-            Ok(Ok(Ok(outputs))) => Ok(outputs.into_iter().map(|p| (p.port, p.value)).collect()),
+            Ok(Ok(Ok(outputs))) => Ok(NodeRun {
+                outputs: outputs.into_iter().map(|p| (p.port, p.value)).collect(),
+                usage: store.data().usage,
+                cost: store.data().cost,
+            }),
             Ok(Ok(Err(_))) if store.data().limiter.hit => Err(NodeFailure::MemoryLimitExceeded {
                 limit_mib: call.memory_limit / MIB,
             }),

@@ -22,7 +22,7 @@ use wasmtime::component::{HasSelf, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 pub use cache::CacheOutcome;
-pub use component::{LoadedComponent, NodeCall, NodeFailure, NodeOutputs};
+pub use component::{LoadedComponent, NodeCall, NodeFailure, NodeOutputs, NodeRun};
 use state::NodeState;
 
 /// One MiB.

@@ -61,6 +61,9 @@ pub struct NodeState {
     pub(crate) grants: Arc<weft_editor_protocol::flow::Capabilities>,
     /// The providers behind the capabilities.
     pub(crate) services: Arc<crate::capabilities::Services>,
+    /// Tokens and cost of the LLM and embedding calls of this call.
+    pub(crate) usage: Option<crate::capabilities::llm::TokenUsage>,
+    pub(crate) cost: Option<f64>,
 }
 
 impl WasiView for NodeState {
