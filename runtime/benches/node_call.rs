@@ -51,7 +51,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let outputs = rt
         .block_on(upper.run(call(None)))
         .map_err(|e| format!("text.upper failed: {e}"))?;
-    if outputs != [("text".to_string(), "\"HELLO WEFT\"".to_string())] {
+    if outputs.outputs != [("text".to_string(), "\"HELLO WEFT\"".to_string())] {
         return Err(format!("unexpected outputs {outputs:?}").into());
     }
 
