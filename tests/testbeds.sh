@@ -1,0 +1,434 @@
+#!/usr/bin/env bash
+# Real servers for Weft's tests: installs them (cached outside the clone),
+# starts, stops and reports them. Everything binds to 127.0.0.1.
+#
+#   bash tests/testbeds.sh start    # install if needed, start, smoke-check
+#   bash tests/testbeds.sh stop     # stop what this script started
+#   bash tests/testbeds.sh status   # what runs (exit 0 only if both run)
+#   eval "$(bash tests/testbeds.sh env)"   # WEFT_TEST_* variables for tests
+#
+# Servers:
+#   LiteLLM proxy (OpenAI-compatible, mock models only, no network) on
+#     127.0.0.1:${WEFT_TEST_LITELLM_PORT:-4000}
+#   PostgreSQL 16 + pgvector (from the `pgserver` wheel) on
+#     127.0.0.1:${WEFT_TEST_PGVECTOR_PORT:-5433}
+# The machine's own PostgreSQL on 127.0.0.1:5432 is not managed here; `env`
+# only points the tests at it. The pid file and data directory do not depend
+# on the ports: for a second, independent set use another WEFT_TESTBEDS_DIR.
+#
+# Cache: ${WEFT_TESTBEDS_DIR:-$HOME/.cache/weft-testbeds}; runtime state
+# (pid files, logs, data) under its run/ directory.
+set -euo pipefail
+umask 022
+
+# Pinned so that every machine and CI run gets the same servers. Changing a
+# pin reinstalls that venv on the next `start`.
+LITELLM_SPEC='litellm[proxy]==1.106.2'
+PGSERVER_SPEC='pgserver==0.1.4'
+
+CACHE="${WEFT_TESTBEDS_DIR:-$HOME/.cache/weft-testbeds}"
+RUN="$CACHE/run"
+PYTHON="${WEFT_TESTBEDS_PYTHON:-python3}"
+
+LITELLM_VENV="$CACHE/litellm-venv"
+LITELLM_PORT="${WEFT_TEST_LITELLM_PORT:-4000}"
+LITELLM_KEY="sk-weft-test"
+LITELLM_URL="http://127.0.0.1:$LITELLM_PORT"
+LITELLM_CONFIG="$RUN/litellm.yaml"
+LITELLM_PIDFILE="$RUN/litellm.pid"
+LITELLM_LOG="$RUN/litellm.log"
+LITELLM_READY_TIMEOUT=120
+
+PG_VENV="$CACHE/pg-venv"
+PG_PORT="${WEFT_TEST_PGVECTOR_PORT:-5433}"
+PG_DATA="$RUN/pgdata"
+PG_INITDONE="$RUN/pgdata.initialized"
+PG_LOG="$RUN/pgvector.log"
+PG_SYSTEM_USER="pgserver"
+
+SYSTEM_PG_URL="${WEFT_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
+
+say() { printf 'testbeds: %s\n' "$*"; }
+warn() { printf 'testbeds: %s\n' "$*" >&2; }
+die() {
+  warn "error: $*"
+  exit 1
+}
+
+usage() {
+  cat >&2 <<EOF
+usage: bash tests/testbeds.sh start|stop|status|env
+  start   install (cached in $CACHE) and start LiteLLM and pgvector
+  stop    stop both (safe when nothing runs)
+  status  print what runs; exit 0 only if both run
+  env     print export lines for the tests (eval "\$(... env)")
+EOF
+  exit 2
+}
+
+# One start/stop at a time (a CI run and a local run may overlap). The
+# servers are started with fd 9 closed so that they do not hold the lock.
+lock() {
+  mkdir -p "$RUN"
+  exec 9>"$RUN/.lock"
+  if ! flock -n 9; then
+    say "waiting for another testbeds.sh to finish (lock $RUN/.lock)"
+    flock -w 1200 9 || die "timed out waiting for $RUN/.lock"
+  fi
+}
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# True if the venv at `$1` holds a finished install of `$2`. The marker is
+# written last, so an interrupted install counts as missing and is redone.
+venv_ok() { [[ -f "$1/.weft-installed" && "$(cat "$1/.weft-installed")" == "$2" ]]; }
+
+# Installs `$2` into a fresh venv at `$1` unless it is already there.
+ensure_venv() {
+  local venv="$1" spec="$2" name="$3" marker="$1/.weft-installed"
+  venv_ok "$venv" "$spec" && return 0
+  local log="$RUN/install-$name.log" t0=$SECONDS
+  say "installing $spec into $venv (log: $log)"
+  rm -rf "$venv"
+  if ! { "$PYTHON" -m venv "$venv" &&
+    "$venv/bin/python" -m pip install --disable-pip-version-check --no-input "$spec"; } >"$log" 2>&1; then
+    tail -n 30 "$log" >&2
+    die "installing $spec failed (full log: $log)"
+  fi
+  "$venv/bin/python" -m pip freeze --disable-pip-version-check >"$venv/.weft-freeze.txt" 2>/dev/null || true
+  printf '%s\n' "$spec" >"$marker"
+  say "installed $spec in $((SECONDS - t0)) s"
+}
+
+# ---------------------------------------------------------------- LiteLLM
+
+write_litellm_config() {
+  local vec384
+  # A 384-dimension mock embedding: element i (0-based) is (i + 1) / 1000.
+  vec384="$(awk 'BEGIN { for (i = 1; i <= 384; i++) printf "%s%.3f", (i > 1 ? ", " : ""), i / 1000 }')"
+  cat <<EOF
+# Written by tests/testbeds.sh; edits are overwritten on the next start.
+# Every model answers from mock_response: no provider, no network.
+model_list:
+  - model_name: mock-gpt
+    litellm_params:
+      model: openai/gpt-4o-mini
+      api_key: sk-fake
+      mock_response: "Hello from the LiteLLM mock"
+  - model_name: mock-embed
+    litellm_params:
+      model: openai/text-embedding-3-small
+      api_key: sk-fake
+      mock_response: [0.1, 0.2, 0.3, 0.4]
+    model_info:
+      mode: embedding
+  # 384 dimensions; element i (0-based) is (i + 1) / 1000.
+  - model_name: mock-embed-384
+    litellm_params:
+      model: openai/text-embedding-3-small
+      api_key: sk-fake
+      mock_response: [$vec384]
+    model_info:
+      mode: embedding
+litellm_settings:
+  telemetry: false
+general_settings:
+  disable_spend_logs: true
+EOF
+}
+
+litellm_pid() {
+  local pid
+  [[ -f "$LITELLM_PIDFILE" ]] || return 1
+  pid="$(cat "$LITELLM_PIDFILE")"
+  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+  # Guard against a reused pid: it must still be our litellm.
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$LITELLM_VENV/bin/litellm" || return 1
+  printf '%s\n' "$pid"
+}
+
+litellm_healthy() {
+  curl -fsS --max-time 5 "$LITELLM_URL/health/liveliness" >/dev/null 2>&1 &&
+    curl -fsS --max-time 10 -H "Authorization: Bearer $LITELLM_KEY" "$LITELLM_URL/v1/models" 2>/dev/null |
+    grep -q '"mock-gpt"'
+}
+
+litellm_stop() {
+  local pid
+  if ! pid="$(litellm_pid)"; then
+    rm -f "$LITELLM_PIDFILE"
+    say "litellm: not running"
+    return 0
+  fi
+  say "litellm: stopping pid $pid"
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 1 40); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.5
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    warn "litellm: pid $pid ignored SIGTERM for 20 s; sending SIGKILL"
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$LITELLM_PIDFILE"
+  say "litellm: stopped"
+}
+
+litellm_smoke() {
+  local python="$LITELLM_VENV/bin/python" out
+  out="$(curl -fsS --max-time 30 "$LITELLM_URL/v1/chat/completions" \
+    -H "Authorization: Bearer $LITELLM_KEY" -H 'Content-Type: application/json' \
+    -d '{"model": "mock-gpt", "messages": [{"role": "user", "content": "hi"}]}')" ||
+    die "litellm: chat completion request failed (log: $LITELLM_LOG)"
+  "$python" -c 'import json, sys; assert json.load(sys.stdin)["choices"][0]["message"]["content"] == "Hello from the LiteLLM mock"' <<<"$out" ||
+    die "litellm: unexpected chat completion: $out"
+  for model_dim in mock-embed:4 mock-embed-384:384; do
+    out="$(curl -fsS --max-time 30 "$LITELLM_URL/v1/embeddings" \
+      -H "Authorization: Bearer $LITELLM_KEY" -H 'Content-Type: application/json' \
+      -d "{\"model\": \"${model_dim%%:*}\", \"input\": \"hi\"}")" ||
+      die "litellm: embedding request to ${model_dim%%:*} failed (log: $LITELLM_LOG)"
+    "$python" -c 'import json, sys; assert len(json.load(sys.stdin)["data"][0]["embedding"]) == int(sys.argv[1])' \
+      "${model_dim#*:}" <<<"$out" ||
+      die "litellm: ${model_dim%%:*} did not return ${model_dim#*:} dimensions: ${out:0:300}"
+  done
+}
+
+litellm_start() {
+  if ! venv_ok "$LITELLM_VENV" "$LITELLM_SPEC"; then
+    litellm_stop # never reinstall under a running server
+    ensure_venv "$LITELLM_VENV" "$LITELLM_SPEC" litellm
+  fi
+
+  local config_new="$LITELLM_CONFIG.new" pid
+  write_litellm_config >"$config_new"
+  if pid="$(litellm_pid)"; then
+    if cmp -s "$config_new" "$LITELLM_CONFIG" && litellm_healthy; then
+      rm -f "$config_new"
+      say "litellm: already running (pid $pid) on $LITELLM_URL"
+      return 0
+    fi
+    say "litellm: running but unhealthy or with an old config; restarting"
+    litellm_stop
+  fi
+  mv "$config_new" "$LITELLM_CONFIG"
+
+  if port_open "$LITELLM_PORT"; then
+    die "port 127.0.0.1:$LITELLM_PORT is taken by another process; stop it or set WEFT_TEST_LITELLM_PORT"
+  fi
+
+  say "litellm: starting on $LITELLM_URL (log: $LITELLM_LOG)"
+  local t0=$SECONDS
+  # DATABASE_URL unset so that the proxy never tries to use a database.
+  env -u DATABASE_URL \
+    LITELLM_MASTER_KEY="$LITELLM_KEY" \
+    LITELLM_LOCAL_MODEL_COST_MAP=True \
+    nohup "$LITELLM_VENV/bin/litellm" --config "$LITELLM_CONFIG" \
+    --host 127.0.0.1 --port "$LITELLM_PORT" >"$LITELLM_LOG" 2>&1 </dev/null 9>&- &
+  echo $! >"$LITELLM_PIDFILE"
+  pid=$!
+
+  while ! litellm_healthy; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      tail -n 40 "$LITELLM_LOG" >&2
+      rm -f "$LITELLM_PIDFILE"
+      die "litellm exited during startup (log above: $LITELLM_LOG)"
+    fi
+    if ((SECONDS - t0 >= LITELLM_READY_TIMEOUT)); then
+      tail -n 40 "$LITELLM_LOG" >&2
+      litellm_stop
+      die "litellm not ready after $LITELLM_READY_TIMEOUT s (log above: $LITELLM_LOG)"
+    fi
+    sleep 1
+  done
+  litellm_smoke
+  say "litellm: ready in $((SECONDS - t0)) s (pid $pid)"
+}
+
+# --------------------------------------------------------------- pgvector
+
+pg_bin() {
+  local d
+  for d in "$PG_VENV"/lib/python3*/site-packages/pgserver/pginstall/bin; do
+    [[ -x "$d/pg_ctl" ]] && {
+      printf '%s\n' "$d"
+      return 0
+    }
+  done
+  return 1
+}
+
+is_root() { [[ "$(id -u)" -eq 0 ]]; }
+
+# PostgreSQL refuses to run as root: as root, run its programs as the
+# `pgserver` system user (the name the pgserver package itself uses).
+as_pg() {
+  if is_root; then
+    runuser -u "$PG_SYSTEM_USER" -- "$@"
+  else
+    "$@"
+  fi
+}
+
+ensure_pg_user() {
+  is_root || return 0
+  if ! id -u "$PG_SYSTEM_USER" >/dev/null 2>&1; then
+    say "pgvector: creating system user $PG_SYSTEM_USER (PostgreSQL does not run as root)"
+    useradd --system --no-create-home --shell /usr/sbin/nologin "$PG_SYSTEM_USER"
+  fi
+  # The server must reach its binaries and data under $CACHE. If a parent
+  # directory (typically a 0700 $HOME) blocks it, allow traversal only:
+  # an ACL entry for that one user if setfacl exists, else o+x.
+  local dir="$CACHE" dirs=() i
+  while [[ "$dir" != "/" ]]; do
+    dirs+=("$dir")
+    dir="$(dirname "$dir")"
+  done
+  # From the top down, so that each check sees its parents already fixed.
+  for ((i = ${#dirs[@]} - 1; i >= 0; i--)); do
+    dir="${dirs[i]}"
+    runuser -u "$PG_SYSTEM_USER" -- test -x "$dir" && continue
+    if command -v setfacl >/dev/null; then
+      say "pgvector: granting $PG_SYSTEM_USER traversal of $dir (setfacl u:$PG_SYSTEM_USER:x)"
+      setfacl -m "u:$PG_SYSTEM_USER:x" "$dir"
+    else
+      say "pgvector: granting traversal of $dir to other users (chmod o+x; listing stays private)"
+      chmod o+x "$dir"
+    fi
+  done
+}
+
+pg_running() {
+  local bin
+  bin="$(pg_bin)" || return 1
+  [[ -f "$PG_DATA/postmaster.pid" ]] || return 1
+  as_pg "$bin/pg_ctl" -D "$PG_DATA" status >/dev/null 2>&1
+}
+
+pg_psql() {
+  local bin
+  bin="$(pg_bin)"
+  "$bin/psql" -X -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -At -v ON_ERROR_STOP=1 "$@"
+}
+
+pg_vector_version() {
+  # shellcheck disable=SC2016 # $$ is SQL dollar quoting
+  pg_psql -c 'set client_min_messages = warning' -c 'create extension if not exists vector' \
+    -c 'select extversion from pg_extension where extname = $$vector$$'
+}
+
+pg_start() {
+  if ! venv_ok "$PG_VENV" "$PGSERVER_SPEC"; then
+    pg_stop # never reinstall under a running server
+    ensure_venv "$PG_VENV" "$PGSERVER_SPEC" pgserver
+  fi
+  local bin
+  bin="$(pg_bin)" || die "pgserver's PostgreSQL binaries not found under $PG_VENV"
+  ensure_pg_user
+
+  if pg_running; then
+    say "pgvector: already running on 127.0.0.1:$PG_PORT"
+    pg_vector_version >/dev/null || die "pgvector: running but 'create extension vector' fails (log: $PG_LOG)"
+    return 0
+  fi
+
+  if [[ ! -f "$PG_INITDONE" ]]; then
+    say "pgvector: initdb $PG_DATA"
+    rm -rf "$PG_DATA"
+    mkdir -p "$PG_DATA"
+    is_root && chown "$PG_SYSTEM_USER:" "$PG_DATA"
+    chmod 700 "$PG_DATA"
+    as_pg "$bin/initdb" -D "$PG_DATA" -U postgres --auth=trust --encoding=UTF8 --locale=C \
+      >"$RUN/initdb.log" 2>&1 || {
+      tail -n 30 "$RUN/initdb.log" >&2
+      die "initdb failed (log: $RUN/initdb.log)"
+    }
+    touch "$PG_INITDONE"
+  fi
+
+  if port_open "$PG_PORT"; then
+    die "port 127.0.0.1:$PG_PORT is taken by another process; stop it or set WEFT_TEST_PGVECTOR_PORT"
+  fi
+
+  say "pgvector: starting on 127.0.0.1:$PG_PORT (log: $PG_LOG)"
+  local t0=$SECONDS
+  touch "$PG_LOG"
+  is_root && chown "$PG_SYSTEM_USER:" "$PG_LOG"
+  # -k: the Unix socket goes into the data directory, not /var/run/postgresql
+  # (which belongs to the machine's own PostgreSQL).
+  if ! as_pg "$bin/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -w -t 60 \
+    -o "-h 127.0.0.1 -p $PG_PORT -k '$PG_DATA'" start >/dev/null 9>&-; then
+    tail -n 30 "$PG_LOG" >&2
+    die "pgvector: pg_ctl start failed (log above: $PG_LOG)"
+  fi
+  local version
+  version="$(pg_vector_version)" || die "pgvector: 'create extension vector' failed (log: $PG_LOG)"
+  say "pgvector: ready in $((SECONDS - t0)) s (PostgreSQL $(pg_psql -c 'show server_version'), vector $version)"
+}
+
+pg_stop() {
+  local bin
+  if ! pg_running; then
+    say "pgvector: not running"
+    return 0
+  fi
+  bin="$(pg_bin)"
+  say "pgvector: stopping"
+  as_pg "$bin/pg_ctl" -D "$PG_DATA" -m fast -w -t 60 stop >/dev/null
+  say "pgvector: stopped"
+}
+
+# ------------------------------------------------------------------ main
+
+cmd_status() {
+  local ok=0 pid
+  if pid="$(litellm_pid)"; then
+    if litellm_healthy; then
+      say "litellm:  running (pid $pid) on $LITELLM_URL, healthy"
+    else
+      say "litellm:  process $pid exists but $LITELLM_URL is not healthy (log: $LITELLM_LOG)"
+      ok=1
+    fi
+  else
+    say "litellm:  not running"
+    ok=1
+  fi
+  if pg_running; then
+    say "pgvector: running (pid $(head -n 1 "$PG_DATA/postmaster.pid")) on 127.0.0.1:$PG_PORT, data $PG_DATA"
+  else
+    say "pgvector: not running"
+    ok=1
+  fi
+  if port_open 5432; then
+    say "postgres: the machine's PostgreSQL accepts connections on 127.0.0.1:5432 (not managed here)"
+  else
+    say "postgres: nothing on 127.0.0.1:5432; start it with: pg_ctlcluster --skip-systemctl-redirect \$(ls /etc/postgresql) main start"
+  fi
+  return "$ok"
+}
+
+cmd_env() {
+  printf 'export WEFT_TEST_LITELLM_URL=%q\n' "$LITELLM_URL"
+  printf 'export WEFT_TEST_LITELLM_KEY=%q\n' "$LITELLM_KEY"
+  printf 'export WEFT_TEST_PGVECTOR_URL=%q\n' "postgres://postgres@127.0.0.1:$PG_PORT/postgres"
+  printf 'export WEFT_TEST_POSTGRES_URL=%q\n' "$SYSTEM_PG_URL"
+}
+
+[[ $# -eq 1 ]] || usage
+case "$1" in
+start)
+  lock
+  t_start=$SECONDS
+  litellm_start
+  pg_start
+  port_open 5432 || warn "warning: the machine's PostgreSQL is not running on 127.0.0.1:5432 (see 'status')"
+  say "all started in $((SECONDS - t_start)) s; for the tests: eval \"\$(bash tests/testbeds.sh env)\""
+  ;;
+stop)
+  lock
+  litellm_stop
+  pg_stop
+  ;;
+status) cmd_status ;;
+env) cmd_env ;;
+*) usage ;;
+esac
