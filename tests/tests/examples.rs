@@ -142,10 +142,48 @@ async fn run_example(engine: &Engine, name: &str) -> Result<(Value, Vec<RunEvent
     Ok((Value::Object(outputs), sink.events()))
 }
 
+/// Serves `examples/http-fanout/site` on 127.0.0.1:8765, the one origin
+/// the `http-fanout` example is granted (what its README does with
+/// `python3 -m http.server`).
+async fn serve_fanout_site() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:8765")
+        .await
+        .unwrap_or_else(|e| {
+            panic!("cannot serve the http-fanout example on 127.0.0.1:8765 ({e}); is something else listening there?")
+        });
+    let site = repo_root().join("examples/http-fanout/site");
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let site = site.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 8192];
+                let n = socket.read(&mut buf).await.unwrap_or(0);
+                let head = String::from_utf8_lossy(&buf[..n]).to_string();
+                let path = head.split_whitespace().nth(1).unwrap_or("/").to_string();
+                let file = (!path.contains(".."))
+                    .then(|| std::fs::read(site.join(path.trim_start_matches('/'))).ok())
+                    .flatten();
+                let (status, body) = match file {
+                    Some(body) => ("200 OK", body),
+                    None => ("404 Not Found", b"not found".to_vec()),
+                };
+                let head = format!(
+                    "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = socket.write_all(head.as_bytes()).await;
+                let _ = socket.write_all(&body).await;
+            });
+        }
+    });
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn examples_produce_their_expected_outputs() {
     let names = examples_with_expectations();
     assert!(!names.is_empty(), "no examples/*.expected.json found");
+    serve_fanout_site().await;
 
     let custom_nodes = build_custom_node();
     let engine = Engine::new(EngineConfig {
