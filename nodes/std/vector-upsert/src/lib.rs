@@ -2,21 +2,34 @@
 //! (capability `vectors`).
 //!
 //! * Config: `{collection: string}` (1–64 letters, digits, `_` or `-`).
-//! * Inputs (all optional): a single record on `id: string`, `vector:
-//!   embedding`, `text: string`, `metadata: object`; and/or a batch on
-//!   `records: list<object{id: string, vector: embedding, text?: string,
-//!   metadata?: object}>`.
+//! * Inputs (all optional), in three modes that may be combined:
+//!   - a single record on `id: string`, `vector: embedding`, `text:
+//!     string`, `metadata: object`;
+//!   - parallel lists: `vectors: list<embedding>`, optional `texts:
+//!     list<string>` (same length), and ids from either `ids: list<string>`
+//!     (same length) or `id_prefix: string` (record `i` gets the id
+//!     `{id_prefix}{i}`, 0-based). This is what an ingest flow (`text.split`
+//!     → `llm.embed` → `vector.upsert`) wires without a map node;
+//!   - a batch on `records: list<object{id: string, vector: embedding,
+//!     text?: string, metadata?: object}>`.
 //! * Output: `count: int`, the number of records written.
 //!
-//! At run time either `records` or both `id` and `vector` must be live, else
-//! the node fails with the non-retryable `vector.no_input`; `id` without
-//! `vector` (or the reverse) is `input.missing`. When both are given, the
-//! single record is written first, then `records`, in one capability call.
-//! A missing `text` is written as `""`, missing `metadata` as `{}`; extra
-//! fields of a record are ignored. Within one call a repeated `id` keeps the
-//! last record (at the first one's position), as upserting them one by one
-//! would. An empty `records` list (and no single record) writes nothing and
-//! does not call the host.
+//! `metadata` is the metadata of the single record **and of every record
+//! of the lists** (e.g. `{doc_id: ...}` for all the chunks of a document);
+//! `records` carry their own.
+//!
+//! At run time `records`, `vectors`, or both `id` and `vector` must be
+//! live, else the node fails with the non-retryable `vector.no_input`; `id`
+//! without `vector` (or the reverse) is `input.missing`, and so are
+//! `vectors` without `ids` or `id_prefix` and `ids`, `id_prefix` or `texts`
+//! without `vectors`. Both `ids` and `id_prefix` is `vector.ids`; lists of
+//! different lengths are `vector.length`, naming both lengths. All records
+//! are written in one capability call: the single record first, then the
+//! lists, then `records`. A missing `text` is written as `""`, missing
+//! `metadata` as `{}`; extra fields of a record are ignored. Within one
+//! call a repeated `id` keeps the last record (at the first one's
+//! position), as upserting them one by one would. Nothing to write (empty
+//! lists, no single record) writes nothing and does not call the host.
 //!
 //! Every record needs a non-empty `id` (`vector.id`) and a non-empty vector
 //! of finite numbers that fit an `f32` (`vector.value`), and all vectors of
@@ -24,6 +37,8 @@
 //! non-retryable and name the record. A failed call is a `capability.<kind>`
 //! error (`timeout` and `failed` are retryable; a missing collection is
 //! `capability.not-found`).
+
+use std::collections::HashMap;
 
 use weft_node_sdk::capabilities::vectors;
 use weft_node_sdk::json::compact;
@@ -106,42 +121,128 @@ fn record(input: RecordIn, what: &str) -> Result<vectors::VectorRecord, NodeErro
     })
 }
 
-/// The records to write, from the inputs.
+/// Whether `port` has a live, non-`null` value.
+fn live(inputs: &Inputs, port: &str) -> bool {
+    inputs.value(port).is_some_and(|v| !v.is_null())
+}
+
+/// `input.missing` for `missing`, saying why it is needed.
+fn missing(missing: &str, why: &str) -> NodeError {
+    fatal(
+        "input.missing",
+        format!("input `{missing}` has no value: {why}"),
+    )
+}
+
+/// The records of the parallel lists (`vectors`, `texts`, `ids` or
+/// `id_prefix`), each with `metadata`; `None` when `vectors` is not live.
+fn list_records(
+    inputs: &mut Inputs,
+    metadata: Option<&Map<String, Value>>,
+) -> Result<Option<Vec<vectors::VectorRecord>>, NodeError> {
+    let (has_ids, has_prefix) = (live(inputs, "ids"), live(inputs, "id_prefix"));
+    if !live(inputs, "vectors") {
+        return match ["ids", "id_prefix", "texts"]
+            .into_iter()
+            .find(|p| live(inputs, p))
+        {
+            Some(given) => Err(missing(
+                "vectors",
+                &format!("the list inputs need `vectors` (`{given}` is set)"),
+            )),
+            None => Ok(None),
+        };
+    }
+    if has_ids && has_prefix {
+        return Err(fatal(
+            "vector.ids",
+            "both `ids` and `id_prefix` are set: give the list records their ids one way"
+                .to_owned(),
+        ));
+    }
+    if !has_ids && !has_prefix {
+        return Err(missing(
+            "ids",
+            "the records of `vectors` need ids from `ids` or `id_prefix`",
+        ));
+    }
+    let vectors: Vec<Vec<f64>> = inputs.take("vectors")?;
+    let texts: Option<Vec<String>> = inputs.opt("texts")?;
+    let ids: Vec<String> = if has_ids {
+        inputs.take("ids")?
+    } else {
+        let prefix: String = inputs.take("id_prefix")?;
+        (0..vectors.len()).map(|i| format!("{prefix}{i}")).collect()
+    };
+    let same_length = |port: &str, len: usize| {
+        if len == vectors.len() {
+            Ok(())
+        } else {
+            Err(fatal(
+                "vector.length",
+                format!(
+                    "`{port}` has {len} items but `vectors` has {}; the lists must have the \
+                     same length",
+                    vectors.len()
+                ),
+            ))
+        }
+    };
+    same_length("ids", ids.len())?;
+    if let Some(texts) = &texts {
+        same_length("texts", texts.len())?;
+    }
+    let mut texts = texts.map(Vec::into_iter);
+    let mut records = Vec::with_capacity(vectors.len());
+    for (i, (id, vector)) in ids.into_iter().zip(vectors).enumerate() {
+        let input = RecordIn {
+            id,
+            vector,
+            text: texts.as_mut().and_then(Iterator::next),
+            metadata: metadata.cloned(),
+        };
+        records.push(record(input, &format!("item {i} of `vectors`"))?);
+    }
+    Ok(Some(records))
+}
+
+/// The records to write, from the inputs, in call order: the single
+/// record, the lists, then `records`.
 fn collect_records(inputs: &mut Inputs) -> Result<Vec<vectors::VectorRecord>, NodeError> {
-    let live = |inputs: &Inputs, port: &str| inputs.value(port).is_some_and(|v| !v.is_null());
     let (has_id, has_vector) = (live(inputs, "id"), live(inputs, "vector"));
     let has_records = live(inputs, "records");
     if has_id != has_vector {
-        let (missing, given) = if has_id {
+        let (absent, given) = if has_id {
             ("vector", "id")
         } else {
             ("id", "vector")
         };
-        return Err(fatal(
-            "input.missing",
-            format!(
-                "input `{missing}` has no value: a single record needs both `id` and `vector` \
-                 (`{given}` is set)"
-            ),
+        return Err(missing(
+            absent,
+            &format!("a single record needs both `id` and `vector` (`{given}` is set)"),
         ));
     }
-    if !has_id && !has_records {
-        return Err(fatal(
-            "vector.no_input",
-            "vector.upsert needs a live `records` input, or live `id` and `vector` inputs"
-                .to_owned(),
-        ));
-    }
+    let metadata: Option<Map<String, Value>> = inputs.opt("metadata")?;
     let mut records = Vec::new();
     if has_id {
         let single = RecordIn {
             id: inputs.take("id")?,
             vector: inputs.take("vector")?,
             text: inputs.opt("text")?,
-            metadata: inputs.opt("metadata")?,
+            metadata: metadata.clone(),
         };
         records.push(record(single, "the single record")?);
     }
+    let lists = list_records(inputs, metadata.as_ref())?;
+    if !has_id && !has_records && lists.is_none() {
+        return Err(fatal(
+            "vector.no_input",
+            "vector.upsert needs a live `records` input, a live `vectors` list, or live `id` \
+             and `vector` inputs"
+                .to_owned(),
+        ));
+    }
+    records.extend(lists.into_iter().flatten());
     if has_records {
         let batch: Vec<RecordIn> = inputs.take("records")?;
         for (i, r) in batch.into_iter().enumerate() {
@@ -161,10 +262,14 @@ fn collect_records(inputs: &mut Inputs) -> Result<Vec<vectors::VectorRecord>, No
     }
     // A repeated id keeps the last record, at the first one's position.
     let mut unique: Vec<vectors::VectorRecord> = Vec::with_capacity(records.len());
+    let mut positions: HashMap<String, usize> = HashMap::with_capacity(records.len());
     for r in records {
-        match unique.iter_mut().find(|u| u.id == r.id) {
-            Some(slot) => *slot = r,
-            None => unique.push(r),
+        match positions.get(&r.id) {
+            Some(&at) => unique[at] = r,
+            None => {
+                positions.insert(r.id.clone(), unique.len());
+                unique.push(r);
+            }
         }
     }
     Ok(unique)
@@ -204,11 +309,10 @@ impl Node for Upsert {
                     .optional()
                     .description("A single record's text (default empty)"),
             )
-            .input(
-                Port::new("metadata", "object")
-                    .optional()
-                    .description("A single record's metadata (default {})"),
-            )
+            .input(Port::new("metadata", "object").optional().description(
+                "The metadata of the single record and of every record of the lists \
+                         (default {})",
+            ))
             .input(
                 Port::new(
                     "records",
@@ -216,6 +320,26 @@ impl Node for Upsert {
                 )
                 .optional()
                 .description("Records to write in one batch"),
+            )
+            .input(
+                Port::new("vectors", "list<embedding>")
+                    .optional()
+                    .description("Vectors of records to write, with `ids` or `id_prefix`"),
+            )
+            .input(
+                Port::new("texts", "list<string>")
+                    .optional()
+                    .description("The texts of the `vectors` records (same length)"),
+            )
+            .input(
+                Port::new("ids", "list<string>")
+                    .optional()
+                    .description("The ids of the `vectors` records (same length)"),
+            )
+            .input(
+                Port::new("id_prefix", "string")
+                    .optional()
+                    .description("Ids for the `vectors` records: `{id_prefix}{i}`, 0-based"),
             )
             .output(Port::new("count", "int").description("The number of records written"))
             .capability(Capability::Vectors))
@@ -248,6 +372,10 @@ mod tests {
     fn collect(pairs: &[(&str, Value)]) -> Result<Vec<vectors::VectorRecord>, NodeError> {
         let mut inputs = Inputs::from_pairs(pairs.iter().map(|(p, v)| (*p, v.clone())));
         collect_records(&mut inputs)
+    }
+
+    fn ids(records: &[vectors::VectorRecord]) -> Vec<&str> {
+        records.iter().map(|r| r.id.as_str()).collect()
     }
 
     fn summary(records: &[vectors::VectorRecord]) -> Vec<(&str, &[f32], &str, &str)> {
@@ -284,6 +412,10 @@ mod tests {
                     "list<object{id: string, vector: embedding, text?: string, metadata?: object}>",
                     false
                 ),
+                ("vectors", "list<embedding>", false),
+                ("texts", "list<string>", false),
+                ("ids", "list<string>", false),
+                ("id_prefix", "string", false),
             ]
         );
         for port in &spec.inputs {
@@ -365,6 +497,146 @@ mod tests {
     }
 
     #[test]
+    fn parallel_lists() {
+        // Ids from a prefix, texts, and `metadata` on every list record.
+        let records = collect(&[
+            ("vectors", json!([[1, 0], [0, 1], [1, 1]])),
+            ("texts", json!(["zero", "one", "two"])),
+            ("id_prefix", json!("doc-")),
+            ("metadata", json!({"doc": "d"})),
+        ])
+        .unwrap();
+        let meta = r#"{"doc":"d"}"#;
+        assert_eq!(
+            summary(&records),
+            [
+                ("doc-0", &[1.0, 0.0][..], "zero", meta),
+                ("doc-1", &[0.0, 1.0][..], "one", meta),
+                ("doc-2", &[1.0, 1.0][..], "two", meta),
+            ]
+        );
+
+        // Explicit ids, no texts; an empty prefix gives bare indices.
+        let records =
+            collect(&[("vectors", json!([[1], [2]])), ("ids", json!(["a", "b"]))]).unwrap();
+        assert_eq!(
+            summary(&records),
+            [("a", &[1.0][..], "", "{}"), ("b", &[2.0][..], "", "{}")]
+        );
+        let records = collect(&[("vectors", json!([[1], [2]])), ("id_prefix", json!(""))]).unwrap();
+        assert_eq!(ids(&records), ["0", "1"]);
+
+        // With the other modes: single, then lists, then `records`, in one
+        // batch; `metadata` is not applied to `records`; a repeated id keeps
+        // the last record.
+        let records = collect(&[
+            (
+                "records",
+                json!([{"id": "r", "vector": [3]}, {"id": "p0", "vector": [9]}]),
+            ),
+            ("id_prefix", json!("p")),
+            ("vectors", json!([[1], [2]])),
+            ("id", json!("s")),
+            ("vector", json!([0.5])),
+            ("metadata", json!({"m": 1})),
+        ])
+        .unwrap();
+        assert_eq!(
+            summary(&records),
+            [
+                ("s", &[0.5][..], "", r#"{"m":1}"#),
+                ("p0", &[9.0][..], "", "{}"),
+                ("p1", &[2.0][..], "", r#"{"m":1}"#),
+                ("r", &[3.0][..], "", "{}"),
+            ]
+        );
+
+        // Empty lists write nothing.
+        assert!(
+            collect(&[
+                ("vectors", json!([])),
+                ("texts", json!([])),
+                ("id_prefix", json!("x"))
+            ])
+            .unwrap()
+            .is_empty()
+        );
+        let run = testing::run::<Upsert>(
+            json!({"collection": "docs"}),
+            &[("vectors", json!([])), ("ids", json!([]))],
+        );
+        assert_eq!(run.output("count"), Some(&json!(0)));
+    }
+
+    #[test]
+    fn parallel_list_errors() {
+        let error = |pairs: &[(&str, Value)]| {
+            let e = collect(pairs).unwrap_err();
+            assert!(!e.is_retryable(), "{e}");
+            (e.code().to_owned(), e.message().to_owned())
+        };
+        let (c, m) = error(&[
+            ("vectors", json!([[1], [2], [3]])),
+            ("texts", json!(["a", "b"])),
+            ("id_prefix", json!("p")),
+        ]);
+        assert_eq!(c, "vector.length");
+        assert!(
+            m.contains("`texts` has 2 items") && m.contains("`vectors` has 3"),
+            "{m}"
+        );
+        let (c, m) = error(&[("vectors", json!([[1], [2]])), ("ids", json!(["a"]))]);
+        assert_eq!(c, "vector.length");
+        assert!(
+            m.contains("`ids` has 1 items") && m.contains("`vectors` has 2"),
+            "{m}"
+        );
+        let (c, m) = error(&[
+            ("vectors", json!([[1]])),
+            ("ids", json!(["a"])),
+            ("id_prefix", json!("p")),
+        ]);
+        assert_eq!(c, "vector.ids");
+        assert!(m.contains("`ids`") && m.contains("`id_prefix`"), "{m}");
+        let (c, m) = error(&[("vectors", json!([[1]])), ("texts", json!(["a"]))]);
+        assert_eq!(c, "input.missing");
+        assert!(m.contains("`ids`") && m.contains("`id_prefix`"), "{m}");
+        for port in ["ids", "texts"] {
+            let (c, m) = error(&[(port, json!(["a"]))]);
+            assert_eq!(c, "input.missing", "{port}");
+            assert!(
+                m.contains("`vectors`") && m.contains(&format!("`{port}`")),
+                "{m}"
+            );
+        }
+        let (c, m) = error(&[("id_prefix", json!("p"))]);
+        assert_eq!(c, "input.missing");
+        assert!(m.contains("`vectors`"), "{m}");
+        let (c, m) = error(&[("vectors", json!([[1], []])), ("id_prefix", json!("p"))]);
+        assert_eq!(c, "vector.value");
+        assert!(m.contains("item 1 of `vectors`"), "{m}");
+        let (c, m) = error(&[("vectors", json!([[1], [1, 2]])), ("id_prefix", json!("p"))]);
+        assert_eq!(c, "vector.dimension");
+        assert!(m.contains("`p1`"), "{m}");
+        let (c, m) = error(&[("vectors", json!([[1]])), ("ids", json!([""]))]);
+        assert_eq!(c, "vector.id");
+        assert!(m.contains("item 0 of `vectors`"), "{m}");
+        let (c, m) = error(&[("vectors", json!([[1], "x"])), ("id_prefix", json!("p"))]);
+        assert_eq!(c, "input.type");
+        assert!(m.contains("`vectors`") && m.contains("/1"), "{m}");
+        let (c, m) = error(&[("vectors", json!([[1]])), ("ids", json!("a"))]);
+        assert_eq!(c, "input.type");
+        assert!(m.contains("`ids`"), "{m}");
+        // A list error with a valid single record still fails the whole call.
+        let (c, _) = error(&[
+            ("id", json!("a")),
+            ("vector", json!([1])),
+            ("vectors", json!([[1]])),
+        ]);
+        assert_eq!(c, "input.missing");
+    }
+
+    #[test]
     fn input_errors() {
         let code = |pairs: &[(&str, Value)]| {
             let e = collect(pairs).unwrap_err();
@@ -373,7 +645,7 @@ mod tests {
         };
         let (c, m) = code(&[]);
         assert_eq!(c, "vector.no_input");
-        assert!(m.contains("`records`"), "{m}");
+        assert!(m.contains("`records`") && m.contains("`vectors`"), "{m}");
         assert_eq!(code(&[("text", json!("t"))]).0, "vector.no_input");
         assert_eq!(
             code(&[("id", json!(null)), ("vector", json!(null))]).0,
