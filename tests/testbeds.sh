@@ -4,12 +4,16 @@
 #
 #   bash tests/testbeds.sh start    # install if needed, start, smoke-check
 #   bash tests/testbeds.sh stop     # stop what this script started
-#   bash tests/testbeds.sh status   # what runs (exit 0 only if both run)
+#   bash tests/testbeds.sh status   # what runs (exit 0 only if all run)
 #   eval "$(bash tests/testbeds.sh env)"   # WEFT_TEST_* variables for tests
 #
 # Servers:
 #   LiteLLM proxy (OpenAI-compatible, mock models only, no network) on
 #     127.0.0.1:${WEFT_TEST_LITELLM_PORT:-4000}
+#   a deterministic embeddings server (tests/testbeds/embedder.py: hashed
+#     bag of words, one vector per input, standard library only) on
+#     127.0.0.1:${WEFT_TEST_EMBEDDER_PORT:-4001}; LiteLLM's model
+#     `hash-embed` routes to it
 #   PostgreSQL 16 + pgvector (from the `pgserver` wheel) on
 #     127.0.0.1:${WEFT_TEST_PGVECTOR_PORT:-5433}
 # The machine's own PostgreSQL on 127.0.0.1:5432 is not managed here; `env`
@@ -39,6 +43,17 @@ LITELLM_PIDFILE="$RUN/litellm.pid"
 LITELLM_LOG="$RUN/litellm.log"
 LITELLM_READY_TIMEOUT=120
 
+# The embedder runs from a copy under $RUN, so that a changed script
+# restarts it (as a changed LiteLLM config restarts LiteLLM).
+EMBEDDER_SOURCE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/testbeds/embedder.py"
+EMBEDDER_PORT="${WEFT_TEST_EMBEDDER_PORT:-4001}"
+EMBEDDER_URL="http://127.0.0.1:$EMBEDDER_PORT"
+EMBEDDER_SCRIPT="$RUN/embedder.py"
+EMBEDDER_PIDFILE="$RUN/embedder.pid"
+EMBEDDER_LOG="$RUN/embedder.log"
+EMBEDDER_DIMENSIONS=256
+EMBEDDER_READY_TIMEOUT=30
+
 PG_VENV="$CACHE/pg-venv"
 PG_PORT="${WEFT_TEST_PGVECTOR_PORT:-5433}"
 PG_DATA="$RUN/pgdata"
@@ -58,9 +73,9 @@ die() {
 usage() {
   cat >&2 <<EOF
 usage: bash tests/testbeds.sh start|stop|status|env
-  start   install (cached in $CACHE) and start LiteLLM and pgvector
-  stop    stop both (safe when nothing runs)
-  status  print what runs; exit 0 only if both run
+  start   install (cached in $CACHE) and start the embedder, LiteLLM and pgvector
+  stop    stop them (safe when nothing runs)
+  status  print what runs; exit 0 only if all run
   env     print export lines for the tests (eval "\$(... env)")
 EOF
   exit 2
@@ -130,6 +145,15 @@ model_list:
       mock_response: [$vec384]
     model_info:
       mode: embedding
+  # One vector per input from tests/testbeds/embedder.py: a hashed bag of
+  # words ($EMBEDDER_DIMENSIONS dimensions), so that texts sharing words are close.
+  - model_name: hash-embed
+    litellm_params:
+      model: openai/hash-embed
+      api_key: sk-fake
+      api_base: $EMBEDDER_URL/v1
+    model_info:
+      mode: embedding
 litellm_settings:
   telemetry: false
 general_settings:
@@ -191,6 +215,13 @@ litellm_smoke() {
       "${model_dim#*:}" <<<"$out" ||
       die "litellm: ${model_dim%%:*} did not return ${model_dim#*:} dimensions: ${out:0:300}"
   done
+  # A batch through LiteLLM to the embedder: one distinct vector per input.
+  out="$(curl -fsS --max-time 30 "$LITELLM_URL/v1/embeddings" \
+    -H "Authorization: Bearer $LITELLM_KEY" -H 'Content-Type: application/json' \
+    -d '{"model": "hash-embed", "input": ["bees make honey", "stars are far", "bees"]}')" ||
+    die "litellm: embedding request to hash-embed failed (logs: $LITELLM_LOG, $EMBEDDER_LOG)"
+  embedder_check_batch "$python" "$out" ||
+    die "litellm: hash-embed did not return 3 distinct $EMBEDDER_DIMENSIONS-dimension vectors: ${out:0:300}"
 }
 
 litellm_start() {
@@ -242,6 +273,105 @@ litellm_start() {
   done
   litellm_smoke
   say "litellm: ready in $((SECONDS - t0)) s (pid $pid)"
+}
+
+# --------------------------------------------------------------- embedder
+
+embedder_pid() {
+  local pid
+  [[ -f "$EMBEDDER_PIDFILE" ]] || return 1
+  pid="$(cat "$EMBEDDER_PIDFILE")"
+  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+  # Guard against a reused pid: it must still be our embedder.
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$EMBEDDER_SCRIPT" || return 1
+  printf '%s\n' "$pid"
+}
+
+embedder_healthy() {
+  curl -fsS --max-time 5 "$EMBEDDER_URL/health" 2>/dev/null | grep -q '"status": "ok"'
+}
+
+# Whether the embeddings answer `$2` holds 3 distinct vectors of
+# EMBEDDER_DIMENSIONS numbers, each of norm 1 (checked with python `$1`).
+embedder_check_batch() {
+  "$1" -c '
+import json, math, sys
+data = json.loads(sys.argv[1])["data"]
+vectors = [d["embedding"] for d in sorted(data, key=lambda d: d["index"])]
+assert len(vectors) == 3, len(vectors)
+assert all(len(v) == int(sys.argv[2]) for v in vectors)
+assert all(abs(math.sqrt(sum(x * x for x in v)) - 1) < 1e-5 for v in vectors)
+assert len({tuple(v) for v in vectors}) == 3, "vectors repeat"
+' "$2" "$EMBEDDER_DIMENSIONS"
+}
+
+embedder_stop() {
+  local pid
+  if ! pid="$(embedder_pid)"; then
+    rm -f "$EMBEDDER_PIDFILE"
+    say "embedder: not running"
+    return 0
+  fi
+  say "embedder: stopping pid $pid"
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 1 20); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.25
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    warn "embedder: pid $pid ignored SIGTERM for 5 s; sending SIGKILL"
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$EMBEDDER_PIDFILE"
+  say "embedder: stopped"
+}
+
+embedder_start() {
+  [[ -f "$EMBEDDER_SOURCE" ]] || die "embedder: $EMBEDDER_SOURCE not found"
+  local pid out
+  if pid="$(embedder_pid)"; then
+    if cmp -s "$EMBEDDER_SOURCE" "$EMBEDDER_SCRIPT" && embedder_healthy; then
+      say "embedder: already running (pid $pid) on $EMBEDDER_URL"
+      return 0
+    fi
+    say "embedder: running but unhealthy or an old version; restarting"
+    embedder_stop
+  fi
+  cp "$EMBEDDER_SOURCE" "$EMBEDDER_SCRIPT"
+
+  if port_open "$EMBEDDER_PORT"; then
+    die "port 127.0.0.1:$EMBEDDER_PORT is taken by another process; stop it or set WEFT_TEST_EMBEDDER_PORT"
+  fi
+
+  say "embedder: starting on $EMBEDDER_URL (log: $EMBEDDER_LOG)"
+  local t0=$SECONDS
+  nohup "$PYTHON" "$EMBEDDER_SCRIPT" --host 127.0.0.1 --port "$EMBEDDER_PORT" \
+    --dimensions "$EMBEDDER_DIMENSIONS" >"$EMBEDDER_LOG" 2>&1 </dev/null 9>&- &
+  echo $! >"$EMBEDDER_PIDFILE"
+  pid=$!
+
+  while ! embedder_healthy; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      tail -n 20 "$EMBEDDER_LOG" >&2
+      rm -f "$EMBEDDER_PIDFILE"
+      die "embedder exited during startup (log above: $EMBEDDER_LOG)"
+    fi
+    if ((SECONDS - t0 >= EMBEDDER_READY_TIMEOUT)); then
+      tail -n 20 "$EMBEDDER_LOG" >&2
+      embedder_stop
+      die "embedder not ready after $EMBEDDER_READY_TIMEOUT s (log above: $EMBEDDER_LOG)"
+    fi
+    sleep 0.2
+  done
+  out="$(curl -fsS --max-time 10 "$EMBEDDER_URL/v1/embeddings" -H 'Content-Type: application/json' \
+    -d '{"model": "hash-embed", "input": ["bees make honey", "stars are far", "bees"], "encoding_format": "base64"}')" ||
+    die "embedder: embedding request failed (log: $EMBEDDER_LOG)"
+  "$PYTHON" -c '
+import base64, json, sys
+d = json.loads(sys.argv[1])["data"]
+assert len(d) == 3 and all(len(base64.b64decode(x["embedding"])) == 4 * int(sys.argv[2]) for x in d)
+' "$out" "$EMBEDDER_DIMENSIONS" || die "embedder: unexpected base64 answer: ${out:0:300}"
+  say "embedder: ready in $((SECONDS - t0)) s (pid $pid)"
 }
 
 # --------------------------------------------------------------- pgvector
@@ -381,6 +511,17 @@ pg_stop() {
 
 cmd_status() {
   local ok=0 pid
+  if pid="$(embedder_pid)"; then
+    if embedder_healthy; then
+      say "embedder: running (pid $pid) on $EMBEDDER_URL, healthy"
+    else
+      say "embedder: process $pid exists but $EMBEDDER_URL is not healthy (log: $EMBEDDER_LOG)"
+      ok=1
+    fi
+  else
+    say "embedder: not running"
+    ok=1
+  fi
   if pid="$(litellm_pid)"; then
     if litellm_healthy; then
       say "litellm:  running (pid $pid) on $LITELLM_URL, healthy"
@@ -409,6 +550,7 @@ cmd_status() {
 cmd_env() {
   printf 'export WEFT_TEST_LITELLM_URL=%q\n' "$LITELLM_URL"
   printf 'export WEFT_TEST_LITELLM_KEY=%q\n' "$LITELLM_KEY"
+  printf 'export WEFT_TEST_EMBEDDER_URL=%q\n' "$EMBEDDER_URL"
   printf 'export WEFT_TEST_PGVECTOR_URL=%q\n' "postgres://postgres@127.0.0.1:$PG_PORT/postgres"
   printf 'export WEFT_TEST_POSTGRES_URL=%q\n' "$SYSTEM_PG_URL"
 }
@@ -418,6 +560,7 @@ case "$1" in
 start)
   lock
   t_start=$SECONDS
+  embedder_start # before LiteLLM, which routes `hash-embed` to it
   litellm_start
   pg_start
   port_open 5432 || warn "warning: the machine's PostgreSQL is not running on 127.0.0.1:5432 (see 'status')"
@@ -426,6 +569,7 @@ start)
 stop)
   lock
   litellm_stop
+  embedder_stop
   pg_stop
   ;;
 status) cmd_status ;;
