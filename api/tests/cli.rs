@@ -583,3 +583,93 @@ fn corrupt_component_in_nodes_dir_is_one_error_line() {
     assert!(error.contains("junk.wasm"), "{error}");
     assert_eq!(out.stderr.lines().count(), 1, "{}", out.context());
 }
+
+// ----------------------------------------------------------------- vectors
+
+/// `--vectors`: the embedded store by default (`weft-data/weft.db` under
+/// the working directory, created on first use), kept between runs; a bad
+/// URL is one `error:` line without its password.
+#[test]
+fn run_vectors_default_store_persists_between_runs() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let upsert = json!({
+        "weft": 1, "name": "upsert", "inputs": {"records": "any"},
+        "capabilities": {"vectors": ["kb"]},
+        "nodes": [{"id": "up", "type": "vector.upsert", "config": {"collection": "kb"}}],
+        "edges": [{"from": "input.records", "to": "up.records"}],
+        "outputs": {"count": "up.count"}
+    });
+    let search = json!({
+        "weft": 1, "name": "search", "inputs": {"vector": "embedding"},
+        "capabilities": {"vectors": ["kb"]},
+        "nodes": [{"id": "s", "type": "vector.search", "config": {"collection": "kb", "top_k": 1}}],
+        "edges": [{"from": "input.vector", "to": "s.vector"}],
+        "outputs": {"ids": "s.matches"}
+    });
+    std::fs::write(dir.path().join("upsert.json"), upsert.to_string()).expect("write flow");
+    std::fs::write(dir.path().join("search.json"), search.to_string()).expect("write flow");
+
+    // Validating touches no store.
+    weft_in(dir.path(), &["validate", "search.json"]).assert_exit(0);
+    assert!(!dir.path().join("weft-data").exists());
+
+    let records = r#"{"records": [{"id": "a", "vector": [1, 0]}, {"id": "b", "vector": [0, 1]}]}"#;
+    let out = weft_in(dir.path(), &["run", "upsert.json", "--input", records]);
+    out.assert_exit(0);
+    assert_eq!(out.stdout_json(), json!({"count": 2}));
+    assert!(dir.path().join("weft-data/weft.db").is_file());
+
+    let out = weft_in(
+        dir.path(),
+        &["run", "search.json", "--input", r#"{"vector": [0, 2]}"#],
+    );
+    out.assert_exit(0);
+    assert_eq!(out.stdout_json()["ids"][0]["id"], json!("b"));
+
+    // The same through an explicit URL elsewhere: an empty store.
+    let other = dir.path().join("other/v.db");
+    let url = format!("sqlite:{}", other.display());
+    let out = weft_in(
+        dir.path(),
+        &[
+            "run",
+            "search.json",
+            "--input",
+            r#"{"vector": [0, 2]}"#,
+            "--vectors",
+            &url,
+        ],
+    );
+    let error = out.single_error();
+    assert!(error.contains("`kb` does not exist"), "{error}");
+
+    let out = weft_in(
+        dir.path(),
+        &[
+            "run",
+            "search.json",
+            "--vectors",
+            "mysql://root:hunter2@db/x",
+        ],
+    );
+    let error = out.single_error();
+    assert!(
+        error.starts_with("error: --vectors:")
+            && error.contains("mysql://root:***@db/x")
+            && !error.contains("hunter2"),
+        "{error}"
+    );
+}
+
+#[test]
+fn run_help_documents_vectors() {
+    let out = weft(&["run", "--help"]);
+    out.assert_exit(0);
+    assert!(
+        out.stdout.contains("--vectors <URL>")
+            && out.stdout.contains("sqlite:weft-data/weft.db")
+            && out.stdout.contains("pgvector"),
+        "{}",
+        out.context()
+    );
+}

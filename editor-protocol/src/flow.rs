@@ -298,13 +298,30 @@ impl Capabilities {
 
     /// Whether anything at all is granted for this capability.
     pub fn grants(&self, capability: crate::spec::Capability) -> bool {
+        !self.list(capability).is_empty()
+    }
+
+    /// The grants of one capability, as written.
+    pub fn list(&self, capability: crate::spec::Capability) -> &[String] {
         use crate::spec::Capability::*;
         match capability {
-            Http => !self.http.is_empty(),
-            Llm => !self.llm.is_empty(),
-            Embeddings => !self.embeddings.is_empty(),
-            Vectors => !self.vectors.is_empty(),
-            Secrets => !self.secrets.is_empty(),
+            Http => &self.http,
+            Llm => &self.llm,
+            Embeddings => &self.embeddings,
+            Vectors => &self.vectors,
+            Secrets => &self.secrets,
+        }
+    }
+
+    /// Whether `name` (a provider, collection or secret) is granted: listed
+    /// as is, or `*` is. HTTP grants are patterns over URLs, matched by
+    /// the host when a request is made; for `http` this only says whether
+    /// any pattern is granted.
+    pub fn grants_name(&self, capability: crate::spec::Capability, name: &str) -> bool {
+        let list = self.list(capability);
+        match capability {
+            crate::spec::Capability::Http => !list.is_empty(),
+            _ => list.iter().any(|g| g == name || g == "*"),
         }
     }
 }

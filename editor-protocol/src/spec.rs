@@ -82,6 +82,18 @@ pub struct NodeSpec {
     pub config_schema: Value,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub capabilities: Vec<Capability>,
+    /// The named grants this config uses (a provider, a collection): the
+    /// flow must grant each of them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub uses: Vec<CapabilityUse>,
+}
+
+/// One named grant a node needs, e.g. `{"capability": "llm", "name": "local"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CapabilityUse {
+    pub capability: Capability,
+    pub name: String,
 }
 
 impl NodeSpec {

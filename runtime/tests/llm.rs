@@ -276,14 +276,21 @@ async fn providers_must_be_granted_and_known() {
     let engine = litellm_engine().await;
     let mut flow = chat_flow(false, "local-litellm");
     flow["capabilities"] = json!({"llm": ["someone-else"]});
-    let (outcome, _) = common::run(&engine, flow, json!({"question": "hi"})).await;
-    let error = outcome.error.expect("an error");
-    assert!(
-        error
-            .message
-            .contains("does not grant the provider `local-litellm`"),
-        "{error:?}"
-    );
+    // Refused at validation, naming the node's config field and the grant.
+    match engine.compile_text(&flow.to_string()).await {
+        Err(weft_runtime::EngineError::Invalid(diags)) => {
+            let text: Vec<String> = diags.iter().map(|d| d.to_string()).collect();
+            let text = text.join("\n");
+            assert!(
+                text.contains("/config/provider")
+                    && text.contains("the llm grant `local-litellm`")
+                    && text.contains("[capability_not_granted]"),
+                "{text}"
+            );
+        }
+        Ok(_) => panic!("an ungranted provider was accepted"),
+        Err(e) => panic!("{e}"),
+    }
 
     let (outcome, _) = common::run(
         &engine,

@@ -29,6 +29,16 @@ pub struct NodeOptions {
     /// A file of secrets, one `NAME=VALUE` per line (`#` comments).
     #[arg(long = "secrets-file", value_name = "PATH")]
     pub secrets_file: Option<PathBuf>,
+    /// Where the `vectors` capability keeps its collections:
+    /// `sqlite:PATH` (embedded, sqlite-vec; the file and its directory are
+    /// created on first use) or `postgres://USER@HOST[:PORT]/DATABASE`
+    /// (PostgreSQL with pgvector). Opened when a flow first uses it. A URL
+    /// with a password is better passed in `WEFT_VECTORS`: arguments are
+    /// visible to other users of the machine.
+    #[arg(long = "vectors", value_name = "URL", env = "WEFT_VECTORS",
+          hide_env_values = true,
+          default_value = weft_runtime::capabilities::vectors::DEFAULT_URL)]
+    pub vectors: String,
 }
 
 pub async fn engine(opts: &NodeOptions) -> anyhow::Result<Engine> {
@@ -56,6 +66,9 @@ pub async fn engine(opts: &NodeOptions) -> anyhow::Result<Engine> {
         secrets = secrets.with(name, value);
     }
     config.services.secrets = std::sync::Arc::new(secrets);
+    let vectors = weft_runtime::capabilities::VectorConfig::from_url(&opts.vectors)
+        .map_err(|e| anyhow::anyhow!("--vectors: {e}"))?;
+    config.services.vectors = weft_runtime::capabilities::vectors::lazy(vectors);
     if let Some(path) = &opts.config {
         let file = super::config::Config::load(path)?;
         config.services.providers =

@@ -129,6 +129,14 @@ impl<N: Node> wit::Guest for Adapter<N> {
                 inputs: spec.inputs.into_iter().map(port_spec).collect(),
                 outputs: spec.outputs.into_iter().map(port_spec).collect(),
                 capabilities: spec.capabilities.into_iter().map(capability).collect(),
+                uses: spec
+                    .uses
+                    .into_iter()
+                    .map(|(c, name)| wt::CapabilityUse {
+                        capability: capability(c),
+                        name,
+                    })
+                    .collect(),
             }),
             Err(problems) => Err(problems
                 .into_iter()

@@ -108,6 +108,10 @@ pub struct Spec {
     pub outputs: Vec<Port>,
     /// Capabilities the node uses, without duplicates.
     pub capabilities: Vec<Capability>,
+    /// Named grants this config uses (a provider, a collection), without
+    /// duplicates: a flow that does not grant one is refused at
+    /// validation, naming it.
+    pub uses: Vec<(Capability, String)>,
 }
 
 impl Spec {
@@ -134,6 +138,16 @@ impl Spec {
             self.capabilities.push(capability);
         }
         self
+    }
+
+    /// Declares that this config uses the grant `name` of `capability`
+    /// (e.g. the LLM provider `local`); also declares the capability.
+    pub fn uses(mut self, capability: Capability, name: impl Into<String>) -> Self {
+        let used = (capability, name.into());
+        if !self.uses.contains(&used) {
+            self.uses.push(used);
+        }
+        self.capability(capability)
     }
 
     /// The input port named `name`, if any.

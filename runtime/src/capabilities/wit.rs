@@ -10,16 +10,11 @@ use std::time::Duration;
 
 use super::http::{HttpError, Request};
 use super::llm::{Chat, ProviderError, TokenUsage};
+use super::vectors::{SearchRequest, VectorError, VectorRecord, check_grant, parse_object};
 use crate::host::bindings::weft::node::{
     embeddings, http, llm, secrets, types::CapabilityError, vectors,
 };
 use crate::host::state::NodeState;
-
-fn unavailable(what: &str) -> CapabilityError {
-    CapabilityError::Failed(format!(
-        "the `{what}` capability has no provider configured in this Weft host"
-    ))
-}
 
 fn denied(what: &str) -> CapabilityError {
     CapabilityError::Denied(format!(
@@ -182,26 +177,77 @@ impl embeddings::Host for NodeState {
     }
 }
 
-impl vectors::Host for NodeState {
-    async fn upsert(
-        &mut self,
-        _collection: String,
-        _records: Vec<vectors::VectorRecord>,
-    ) -> Result<(), CapabilityError> {
+fn vector_error(e: VectorError) -> CapabilityError {
+    match e {
+        VectorError::Denied(m) => CapabilityError::Denied(m),
+        VectorError::Invalid(m) => CapabilityError::Invalid(m),
+        VectorError::NotFound(m) => CapabilityError::NotFound(m),
+        VectorError::Timeout(m) => CapabilityError::Timeout(m),
+        VectorError::Failed(m) => CapabilityError::Failed(m),
+    }
+}
+
+impl NodeState {
+    /// The `vectors` grant, then the collection's.
+    fn collection_granted(&self, collection: &str) -> Result<(), CapabilityError> {
         if !self.granted(weft_editor_protocol::Capability::Vectors) {
             return Err(denied("vectors"));
         }
-        Err(unavailable("vectors"))
+        check_grant(&self.grants.vectors, collection).map_err(vector_error)
+    }
+}
+
+impl vectors::Host for NodeState {
+    async fn upsert(
+        &mut self,
+        collection: String,
+        records: Vec<vectors::VectorRecord>,
+    ) -> Result<(), CapabilityError> {
+        self.collection_granted(&collection)?;
+        let records = records
+            .into_iter()
+            .map(|r| {
+                let metadata =
+                    parse_object(&r.metadata, &format!("the metadata of record `{}`", r.id))?;
+                Ok(VectorRecord {
+                    id: r.id,
+                    vector: r.vector,
+                    text: r.text,
+                    metadata,
+                })
+            })
+            .collect::<Result<Vec<_>, VectorError>>()
+            .map_err(vector_error)?;
+        let store = self.services.vectors.clone();
+        store
+            .upsert(&collection, &records)
+            .await
+            .map_err(vector_error)
     }
 
     async fn search(
         &mut self,
-        _req: vectors::SearchRequest,
+        req: vectors::SearchRequest,
     ) -> Result<Vec<vectors::Match>, CapabilityError> {
-        if !self.granted(weft_editor_protocol::Capability::Vectors) {
-            return Err(denied("vectors"));
-        }
-        Err(unavailable("vectors"))
+        self.collection_granted(&req.collection)?;
+        let request = SearchRequest {
+            filter: parse_object(&req.filter, "the filter").map_err(vector_error)?,
+            collection: req.collection,
+            vector: req.vector,
+            top_k: req.top_k,
+            min_score: req.min_score,
+        };
+        let store = self.services.vectors.clone();
+        let found = store.search(&request).await.map_err(vector_error)?;
+        Ok(found
+            .into_iter()
+            .map(|m| vectors::Match {
+                id: m.id,
+                score: m.score,
+                text: m.text,
+                metadata: serde_json::Value::Object(m.metadata).to_string(),
+            })
+            .collect())
     }
 }
 

@@ -11,7 +11,7 @@ use wasmtime::{Store, Trap, UpdateDeadline};
 use wasmtime_wasi::WasiCtxBuilder;
 use weft_editor_protocol::events::LogSource;
 use weft_editor_protocol::flow::Capabilities;
-use weft_editor_protocol::spec::{Capability, NodeInfo, NodeSpec, PortSpec};
+use weft_editor_protocol::spec::{Capability, CapabilityUse, NodeInfo, NodeSpec, PortSpec};
 
 use super::bindings::{self, ConfigProblem, NodePre, WitCapability};
 use super::cache::CacheOutcome;
@@ -462,21 +462,34 @@ fn convert_spec(
     if outputs.iter().any(|p| p.multi) {
         return Err("declares a multi output port; only inputs can be multi".into());
     }
+    let capability = |c| match c {
+        WitCapability::Http => Capability::Http,
+        WitCapability::Llm => Capability::Llm,
+        WitCapability::Embeddings => Capability::Embeddings,
+        WitCapability::Vectors => Capability::Vectors,
+        WitCapability::Secrets => Capability::Secrets,
+    };
+    let mut capabilities: Vec<Capability> = spec.capabilities.into_iter().map(capability).collect();
+    let mut uses: Vec<CapabilityUse> = Vec::with_capacity(spec.uses.len());
+    for u in spec.uses {
+        let used = CapabilityUse {
+            capability: capability(u.capability),
+            name: u.name,
+        };
+        // A use implies its capability, whatever the guest listed.
+        if !capabilities.contains(&used.capability) {
+            capabilities.push(used.capability);
+        }
+        if !uses.contains(&used) {
+            uses.push(used);
+        }
+    }
     Ok(NodeSpec {
         inputs: ports(spec.inputs, "input")?,
         outputs,
         config_schema,
-        capabilities: spec
-            .capabilities
-            .into_iter()
-            .map(|c| match c {
-                WitCapability::Http => Capability::Http,
-                WitCapability::Llm => Capability::Llm,
-                WitCapability::Embeddings => Capability::Embeddings,
-                WitCapability::Vectors => Capability::Vectors,
-                WitCapability::Secrets => Capability::Secrets,
-            })
-            .collect(),
+        capabilities,
+        uses,
     })
 }
 

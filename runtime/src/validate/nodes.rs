@@ -302,6 +302,37 @@ impl Checker<'_> {
                 );
             }
         }
+        for used in &spec.uses {
+            let cap = used.capability.as_str();
+            if self.parsed.doc.capabilities.grants(used.capability)
+                && !self
+                    .parsed
+                    .doc
+                    .capabilities
+                    .grants_name(used.capability, &used.name)
+            {
+                // Point at the config field that names it, when one does.
+                let field = config.as_object().and_then(|fields| {
+                    fields
+                        .iter()
+                        .find(|(_, v)| v.as_str() == Some(used.name.as_str()))
+                        .map(|(k, _)| {
+                            format!("{config_path}/{}", k.replace('~', "~0").replace('/', "~1"))
+                        })
+                });
+                self.push(
+                    Diagnostic::new(
+                        DiagnosticCode::CapabilityNotGranted,
+                        field.unwrap_or_else(|| config_path.clone()),
+                        format!(
+                            "`{}` uses the {cap} grant `{}`, which this flow does not grant (add `{}` to `capabilities.{cap}`)",
+                            component.info.type_name, used.name, used.name
+                        ),
+                    )
+                    .node(id.clone()),
+                );
+            }
+        }
         Some(ResolvedNode {
             component,
             spec,

@@ -243,7 +243,7 @@ impl Node for Chat {
         if config.json {
             spec = spec.output(Port::new("json", "any").description("The answer, parsed as JSON"));
         }
-        Ok(spec.capability(Capability::Llm))
+        Ok(spec.uses(Capability::Llm, config.provider.clone()))
     }
 
     fn run(ctx: &Context<Config>, inputs: Inputs) -> Result<Outputs, NodeError> {
@@ -321,6 +321,7 @@ mod tests {
             ["text", "message", "usage", "finish_reason", "cost"]
         );
         assert_eq!(spec.capabilities, [Capability::Llm]);
+        assert_eq!(spec.uses, [(Capability::Llm, "p".to_string())]);
         for port in &spec.outputs {
             port.ty
                 .parse::<weft_node_sdk::types::Type>()

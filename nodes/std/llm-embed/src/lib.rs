@@ -206,7 +206,7 @@ impl Node for Embed {
                 )
                 .description("Token counts (set only when the provider reports them)"),
             )
-            .capability(Capability::Embeddings))
+            .uses(Capability::Embeddings, config.provider.clone()))
     }
 
     fn run(ctx: &Context<Config>, mut inputs: Inputs) -> Result<Outputs, NodeError> {

@@ -243,7 +243,7 @@ impl Node for Search {
                 .description("The nearest records, best first"),
             )
             .output(Port::new("count", "int").description("The number of matches"))
-            .capability(Capability::Vectors))
+            .uses(Capability::Vectors, config.collection.clone()))
     }
 
     fn run(ctx: &Context<Config>, mut inputs: Inputs) -> Result<Outputs, NodeError> {

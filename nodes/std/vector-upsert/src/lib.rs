@@ -342,7 +342,7 @@ impl Node for Upsert {
                     .description("Ids for the `vectors` records: `{id_prefix}{i}`, 0-based"),
             )
             .output(Port::new("count", "int").description("The number of records written"))
-            .capability(Capability::Vectors))
+            .uses(Capability::Vectors, config.collection.clone()))
     }
 
     fn run(ctx: &Context<Config>, mut inputs: Inputs) -> Result<Outputs, NodeError> {
