@@ -16,12 +16,20 @@
 //!   capabilities) and the node catalogue entries.
 //! - [`events`]: run events (`run.started` … `run.finished`).
 //! - [`diagnostic`]: located validation errors.
+//! - [`ws`]: the editor websocket's messages (`hello`, `subscribe`,
+//!   `run.start`, ... and `welcome`, `ack`, `event`, `lagged`, ...).
+//!
+//! JSON Schemas of the wire types are generated from these types into
+//! `editor-protocol/schema/` (`WEFT_BLESS=1 cargo test -p
+//! weft-editor-protocol --test schema` rewrites them; the test fails when
+//! they drift).
 
 pub mod diagnostic;
 pub mod events;
 pub mod flow;
 pub mod spec;
 pub mod types;
+pub mod ws;
 
 pub use diagnostic::{Diagnostic, DiagnosticCode};
 pub use events::{EventBody, RunEvent};
