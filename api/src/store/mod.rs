@@ -1,0 +1,1 @@
+//! Durable state (being written): see the crate docs.
