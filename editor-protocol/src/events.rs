@@ -169,6 +169,9 @@ pub struct NodeFinished {
     /// Cost, when the provider has prices configured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cost: Option<f64>,
+    /// The node did not run: its outputs were pinned by the caller.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pinned: bool,
 }
 
 /// Token usage of LLM calls.

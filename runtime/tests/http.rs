@@ -271,16 +271,24 @@ async fn secrets_never_appear_in_events_or_outputs() {
         ],
         "outputs": {"auth": "get.body.headers.authorization", "logged": "log.value"}
     });
-    let (outcome, events) = common::run(&engine, flow, json!({})).await;
+    // With full node values recorded (as the server stores them).
+    let plan = common::plan(&engine, flow).await;
+    let sink = weft_runtime::VecSink::new();
+    let mut opts = weft_runtime::RunOptions::new("secret", Arc::new(sink.clone()));
+    opts.record_values = true;
+    let outcome = engine.run(plan, Default::default(), opts).await;
+    let events = sink.events();
     assert_eq!(outcome.status, RunStatus::Succeeded, "{:?}", outcome.error);
     // The server did receive it...
     assert_eq!(outcome.outputs["auth"], json!("Bearer [redacted]"));
+    assert!(!outcome.nodes.is_empty());
     // ...and nothing the run reports contains it.
     let everything = format!(
-        "{}{}{:?}",
+        "{}{}{:?}{:?}",
         serde_json::to_string(&events).expect("events"),
         serde_json::to_string(&outcome.outputs).expect("outputs"),
-        outcome.error
+        outcome.error,
+        outcome.nodes
     );
     assert!(!everything.contains(SECRET), "the secret leaked");
     assert!(everything.contains("[redacted]"));

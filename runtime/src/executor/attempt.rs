@@ -121,6 +121,7 @@ pub async fn run_node(
                         total_tokens: u.total,
                     }),
                     cost,
+                    pinned: false,
                 }));
                 return Attempted::Ok(Arc::new(ports));
             }

@@ -21,16 +21,25 @@
 //! then its `error` output carries `{node, code, message}` and its other
 //! outputs are dead.
 //!
+//! **Editor runs.** [`RunOptions`] can pin nodes (they do not run; their
+//! outputs are given values, checked against the output port types, and
+//! reported by a `node.finished` with `pinned: true`), restrict a run to a
+//! set of nodes (the others are skipped, so a run can stop at a node), and
+//! keep every node's full inputs and outputs in [`RunOutcome::nodes`] (with
+//! secrets redacted) for run history and "start from here" runs.
+//!
 //! ## Layout
 //! - this module: the scheduling loop, cancellation, run events.
 //! - [`attempt`]: one node's attempts, retries and output checks.
 //! - [`values`]: values, input gathering, previews, flow inputs/outputs.
+//! - `partial`: pinned outputs and recorded node values (editor runs).
 
 mod attempt;
+mod partial;
 mod tasks;
 pub mod values;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -38,13 +47,14 @@ use serde_json::{Map, Value};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use weft_editor_protocol::events::{
-    ErrorInfo, EventBody, NodeFailed, NodeSkipped, RunFinished, RunStarted, RunStatus,
+    ErrorInfo, EventBody, NodeFailed, NodeFinished, NodeSkipped, RunFinished, RunStarted, RunStatus,
 };
 use weft_editor_protocol::flow::OnError;
 
 use crate::events::{EventSink, RunEmitter};
 use crate::plan::Plan;
 use attempt::{Attempted, run_node};
+use partial::{Ports, RecordedValues, pinned_values};
 use tasks::Tasks;
 use values::{GatherError, NodeState, Val, flow_outputs, gather, prepare_inputs};
 
@@ -60,6 +70,15 @@ pub struct RunOptions {
     pub cancel: CancellationToken,
     /// Node output previews in events are cut above this many bytes.
     pub preview_limit: usize,
+    /// Nodes that do not run: their outputs are these values
+    /// (node id → port → value). Unknown nodes or ports and values of the
+    /// wrong type fail the run before any node starts.
+    pub pinned: HashMap<String, Map<String, Value>>,
+    /// When set, only these nodes run (or are pinned); every other node is
+    /// skipped, and what reads from it is skipped in turn.
+    pub only: Option<HashSet<String>>,
+    /// Keep each node's full inputs and outputs in [`RunOutcome::nodes`].
+    pub record_values: bool,
 }
 
 impl std::fmt::Debug for RunOptions {
@@ -77,6 +96,9 @@ impl RunOptions {
             sink,
             cancel: CancellationToken::new(),
             preview_limit: DEFAULT_PREVIEW_LIMIT,
+            pinned: HashMap::new(),
+            only: None,
+            record_values: false,
         }
     }
 }
@@ -89,6 +111,20 @@ pub struct RunOutcome {
     pub outputs: indexmap::IndexMap<String, Value>,
     pub error: Option<ErrorInfo>,
     pub duration: Duration,
+    /// With [`RunOptions::record_values`]: the full inputs and outputs of
+    /// every node that ran or was pinned, in the order they settled.
+    pub nodes: indexmap::IndexMap<String, NodeValues>,
+}
+
+/// One node's full values (secrets redacted).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NodeValues {
+    pub inputs: Map<String, Value>,
+    /// The ports it set (a node with `on_error: continue` that failed has
+    /// only `error`).
+    pub outputs: Map<String, Value>,
+    /// It was pinned, not run.
+    pub pinned: bool,
 }
 
 /// A new run id: time-ordered and unique within the process and, with
@@ -121,7 +157,8 @@ pub async fn execute(plan: Arc<Plan>, inputs: Map<String, Value>, opts: RunOptio
 
     let finish = |status: RunStatus,
                   outputs: indexmap::IndexMap<String, Value>,
-                  error: Option<ErrorInfo>| {
+                  error: Option<ErrorInfo>,
+                  nodes: indexmap::IndexMap<String, NodeValues>| {
         let duration = started.elapsed();
         // Nothing a run reports may contain a secret it revealed.
         let redactor = emitter.redactor();
@@ -139,11 +176,28 @@ pub async fn execute(plan: Arc<Plan>, inputs: Map<String, Value>, opts: RunOptio
             error: error.clone(),
             duration_ms: ms(duration),
         }));
+        let nodes = nodes
+            .into_iter()
+            .map(|(id, v)| {
+                let redact = |m: Map<String, Value>| -> Map<String, Value> {
+                    m.into_iter()
+                        .map(|(k, v)| (k, redactor.redact_value(&v)))
+                        .collect()
+                };
+                let values = NodeValues {
+                    inputs: redact(v.inputs),
+                    outputs: redact(v.outputs),
+                    pinned: v.pinned,
+                };
+                (id, values)
+            })
+            .collect();
         RunOutcome {
             status,
             outputs,
             error,
             duration,
+            nodes,
         }
     };
 
@@ -155,7 +209,28 @@ pub async fn execute(plan: Arc<Plan>, inputs: Map<String, Value>, opts: RunOptio
                 message: errors.join("; "),
                 node: None,
             };
-            return finish(RunStatus::Failed, Default::default(), Some(error));
+            return finish(
+                RunStatus::Failed,
+                Default::default(),
+                Some(error),
+                Default::default(),
+            );
+        }
+    };
+    let pinned = match pinned_values(&plan, &opts.pinned) {
+        Ok(p) => p,
+        Err(errors) => {
+            let error = ErrorInfo {
+                code: "pinned".into(),
+                message: errors.join("; "),
+                node: None,
+            };
+            return finish(
+                RunStatus::Failed,
+                Default::default(),
+                Some(error),
+                Default::default(),
+            );
         }
     };
 
@@ -170,6 +245,9 @@ pub async fn execute(plan: Arc<Plan>, inputs: Map<String, Value>, opts: RunOptio
         preview_limit: opts.preview_limit,
         settled: 0,
         started_at: HashMap::new(),
+        pinned,
+        only: opts.only.clone(),
+        record: opts.record_values.then(RecordedValues::default),
     };
 
     let run_deadline = plan.run_timeout.map(|t| tokio::time::Instant::now() + t);
@@ -181,10 +259,11 @@ pub async fn execute(plan: Arc<Plan>, inputs: Map<String, Value>, opts: RunOptio
         Ok(()) => flow_outputs(&plan, &run.states, &run.flow_inputs),
         Err(_) => Default::default(),
     };
+    let nodes = run.recorded_values();
     match result {
-        Ok(()) => finish(RunStatus::Succeeded, outputs, None),
-        Err(Stop::Failed(error)) => finish(RunStatus::Failed, outputs, Some(error)),
-        Err(Stop::Cancelled(error)) => finish(RunStatus::Cancelled, outputs, Some(error)),
+        Ok(()) => finish(RunStatus::Succeeded, outputs, None, nodes),
+        Err(Stop::Failed(error)) => finish(RunStatus::Failed, outputs, Some(error), nodes),
+        Err(Stop::Cancelled(error)) => finish(RunStatus::Cancelled, outputs, Some(error), nodes),
     }
 }
 
@@ -209,6 +288,9 @@ struct Run {
     preview_limit: usize,
     settled: usize,
     started_at: HashMap<usize, Instant>,
+    pinned: HashMap<usize, Ports>,
+    only: Option<HashSet<String>>,
+    record: Option<RecordedValues>,
 }
 
 impl Run {
@@ -256,7 +338,12 @@ impl Run {
             })?;
             self.started_at.remove(&i);
             match attempted {
-                Attempted::Ok(ports) => self.settle(i, NodeState::Done(ports))?,
+                Attempted::Ok(ports) => {
+                    if let Some(record) = &mut self.record {
+                        record.settled.push((i, false));
+                    }
+                    self.settle(i, NodeState::Done(ports))?
+                }
                 Attempted::Failed(failure) => self.fail(i, failure)?,
             }
         }
@@ -266,8 +353,45 @@ impl Run {
     /// Decides what to do with a node whose producers have all settled.
     fn schedule(&mut self, i: usize) -> Result<(), Stop> {
         let node = &self.plan.nodes[i];
+        if let Some(ports) = self.pinned.get(&i).cloned() {
+            let previews = node
+                .spec
+                .outputs
+                .iter()
+                .filter_map(|p| {
+                    ports
+                        .get(&p.name)
+                        .map(|v| (p.name.clone(), values::preview(v, self.preview_limit)))
+                })
+                .collect();
+            self.emitter.emit(EventBody::NodeFinished(NodeFinished {
+                node: node.id.to_string(),
+                duration_ms: 0.0,
+                attempts: 0,
+                outputs: previews,
+                usage: None,
+                cost: None,
+                pinned: true,
+            }));
+            if let Some(record) = &mut self.record {
+                record.settled.push((i, true));
+            }
+            return self.settle(i, NodeState::Done(ports));
+        }
+        if let Some(only) = &self.only
+            && !only.contains(node.id.as_ref())
+        {
+            self.emitter.emit(EventBody::NodeSkipped(NodeSkipped {
+                node: node.id.to_string(),
+                reason: "not part of this partial run".into(),
+            }));
+            return self.settle(i, NodeState::Skipped);
+        }
         match gather(&self.plan, node, &self.states, &self.flow_inputs) {
             Ok(inputs) => {
+                if let Some(record) = &mut self.record {
+                    record.inputs.insert(i, inputs.clone());
+                }
                 self.states[i] = NodeState::Running;
                 self.started_at.insert(i, Instant::now());
                 let plan = self.plan.clone();
@@ -340,6 +464,9 @@ impl Run {
                 weft_editor_protocol::flow::ERROR_PORT.to_string(),
                 Val::from_value(error),
             )]);
+            if let Some(record) = &mut self.record {
+                record.settled.push((i, false));
+            }
             return self.settle(i, NodeState::Handled(Arc::new(ports)));
         }
         self.states[i] = NodeState::Failed;
