@@ -1,0 +1,535 @@
+//! Runs and their per-node records.
+//!
+//! A run is created `running` ([`Store::create_run`]) and finished once
+//! ([`Store::finish_run`]). It runs either a stored version (`version_id`
+//! and `version_number` set) or a draft document sent by the editor
+//! (`draft`; the document is kept with the run, [`Store::run_document`]).
+//! Run ids are chosen by the caller. Each node of a run has one record,
+//! replaced on every [`Store::upsert_node_record`] (keyed by the node id;
+//! nested frames share their node's record), holding the node's full
+//! inputs and outputs (`{port: value}` objects).
+//!
+//! At startup [`Store::mark_interrupted`] fails every run still `running`
+//! (and its running nodes) with the `interrupted` error.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::error::{db, is_fk_violation, is_unique_violation};
+use super::flows::{find_version, flow_pk, validate_flow_name};
+use super::{Result, Store, StoreError, json_text, now_ms, parse_json, parse_json_opt, project_id};
+
+/// A run's status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Running,
+    Succeeded,
+    Failed,
+    Cancelled,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Succeeded => "succeeded",
+            RunStatus::Failed => "failed",
+            RunStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<RunStatus> {
+        Some(match text {
+            "running" => RunStatus::Running,
+            "succeeded" => RunStatus::Succeeded,
+            "failed" => RunStatus::Failed,
+            "cancelled" => RunStatus::Cancelled,
+            _ => return None,
+        })
+    }
+}
+
+impl From<weft_editor_protocol::events::RunStatus> for RunStatus {
+    fn from(status: weft_editor_protocol::events::RunStatus) -> RunStatus {
+        use weft_editor_protocol::events::RunStatus as S;
+        match status {
+            S::Succeeded => RunStatus::Succeeded,
+            S::Failed => RunStatus::Failed,
+            S::Cancelled => RunStatus::Cancelled,
+        }
+    }
+}
+
+/// A node's status within a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NodeStatus {
+    Running,
+    Succeeded,
+    Failed,
+    Skipped,
+    Cancelled,
+}
+
+impl NodeStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NodeStatus::Running => "running",
+            NodeStatus::Succeeded => "succeeded",
+            NodeStatus::Failed => "failed",
+            NodeStatus::Skipped => "skipped",
+            NodeStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<NodeStatus> {
+        Some(match text {
+            "running" => NodeStatus::Running,
+            "succeeded" => NodeStatus::Succeeded,
+            "failed" => NodeStatus::Failed,
+            "skipped" => NodeStatus::Skipped,
+            "cancelled" => NodeStatus::Cancelled,
+            _ => return None,
+        })
+    }
+}
+
+/// What [`Store::create_run`] needs.
+#[derive(Debug, Clone)]
+pub struct NewRun {
+    /// Chosen by the caller (1 to 128 characters), unique.
+    pub id: String,
+    pub project: String,
+    pub flow: String,
+    /// The stored version to run (number, id or `"latest"`, resolved and
+    /// stored as the version's id and number); `None` for a draft.
+    pub version: Option<String>,
+    /// The draft document to run, when `version` is `None`.
+    pub document: Option<Value>,
+    /// The stage it runs on, if any.
+    pub stage: Option<String>,
+    /// What started it: `api`, `editor`, `http`, ...
+    pub trigger: String,
+    pub inputs: Value,
+}
+
+/// How a run ended, for [`Store::finish_run`].
+#[derive(Debug, Clone)]
+pub struct RunFinish {
+    /// Not [`RunStatus::Running`].
+    pub status: RunStatus,
+    pub outputs: Option<Value>,
+    pub error: Option<Value>,
+    pub finished_at: i64,
+    pub duration_ms: f64,
+}
+
+/// A stored run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Run {
+    pub id: String,
+    pub project: String,
+    pub flow: String,
+    pub version_id: Option<String>,
+    pub version_number: Option<i64>,
+    /// A draft run (no stored version; see [`Store::run_document`]).
+    pub draft: bool,
+    pub stage: Option<String>,
+    pub trigger: String,
+    pub status: RunStatus,
+    pub inputs: Value,
+    pub outputs: Option<Value>,
+    pub error: Option<Value>,
+    pub started_at: i64,
+    pub finished_at: Option<i64>,
+    pub duration_ms: Option<f64>,
+}
+
+/// Which runs [`Store::list_runs`] returns: newest first.
+#[derive(Debug, Clone, Default)]
+pub struct RunFilter {
+    pub project: String,
+    pub flow: Option<String>,
+    pub status: Option<RunStatus>,
+    /// At most this many (clamped to 1..=1000).
+    pub limit: u32,
+    /// Only runs created before this run (by id): the cursor for the next
+    /// page is the last id of the previous one. An unknown id gives an
+    /// empty page.
+    pub before: Option<String>,
+}
+
+/// One node's record within a run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NodeRecord {
+    pub node: String,
+    pub status: NodeStatus,
+    pub attempts: u32,
+    pub started_at: Option<i64>,
+    pub duration_ms: Option<f64>,
+    /// `{port: value}`, full values.
+    pub inputs: Option<Value>,
+    /// `{port: value}`, full values.
+    pub outputs: Option<Value>,
+    pub error: Option<Value>,
+}
+
+/// The columns [`run`] reads, plus `$tail` (a `WHERE` clause, ...).
+macro_rules! run_sql {
+    ($tail:literal $(,)?) => {
+        concat!(
+            "SELECT r.id, p.slug AS project, r.flow, r.version_id, \
+             r.version_number, r.stage, r.run_trigger, r.status, r.inputs, r.outputs, r.error, \
+             r.started_at, r.finished_at, r.duration_ms \
+             FROM weft_runs r JOIN weft_projects p ON p.id = r.project_id",
+            $tail
+        )
+    };
+}
+
+fn run(row: &AnyRow) -> Result<Run> {
+    let context = "reading a run";
+    let get = || -> Result<_, sqlx::Error> {
+        Ok((
+            row.try_get::<String, _>("status")?,
+            row.try_get::<String, _>("inputs")?,
+            row.try_get::<Option<String>, _>("outputs")?,
+            row.try_get::<Option<String>, _>("error")?,
+        ))
+    };
+    let (status, inputs, outputs, error) = get().map_err(db(context))?;
+    let get = || -> Result<Run, sqlx::Error> {
+        let version_id: Option<String> = row.try_get("version_id")?;
+        Ok(Run {
+            id: row.try_get("id")?,
+            project: row.try_get("project")?,
+            flow: row.try_get("flow")?,
+            draft: version_id.is_none(),
+            version_id,
+            version_number: row.try_get("version_number")?,
+            stage: row.try_get("stage")?,
+            trigger: row.try_get("run_trigger")?,
+            status: RunStatus::Running,
+            inputs: Value::Null,
+            outputs: None,
+            error: None,
+            started_at: row.try_get("started_at")?,
+            finished_at: row.try_get("finished_at")?,
+            duration_ms: row.try_get("duration_ms")?,
+        })
+    };
+    let mut run = get().map_err(db(context))?;
+    run.status = RunStatus::parse(&status)
+        .ok_or_else(|| StoreError::corrupt(context, format!("run status `{status}`")))?;
+    run.inputs = parse_json(context, &inputs)?;
+    run.outputs = parse_json_opt(context, outputs)?;
+    run.error = parse_json_opt(context, error)?;
+    Ok(run)
+}
+
+fn node_record(row: &AnyRow) -> Result<NodeRecord> {
+    let context = "reading a node record";
+    let get = || -> Result<_, sqlx::Error> {
+        Ok((
+            row.try_get::<String, _>("status")?,
+            row.try_get::<i64, _>("attempts")?,
+            row.try_get::<Option<String>, _>("inputs")?,
+            row.try_get::<Option<String>, _>("outputs")?,
+            row.try_get::<Option<String>, _>("error")?,
+            row.try_get::<String, _>("node")?,
+            row.try_get::<Option<i64>, _>("started_at")?,
+            row.try_get::<Option<f64>, _>("duration_ms")?,
+        ))
+    };
+    let (status, attempts, inputs, outputs, error, node, started_at, duration_ms) =
+        get().map_err(db(context))?;
+    Ok(NodeRecord {
+        node,
+        status: NodeStatus::parse(&status)
+            .ok_or_else(|| StoreError::corrupt(context, format!("node status `{status}`")))?,
+        attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+        started_at,
+        duration_ms,
+        inputs: parse_json_opt(context, inputs)?,
+        outputs: parse_json_opt(context, outputs)?,
+        error: parse_json_opt(context, error)?,
+    })
+}
+
+/// The error every interrupted run gets.
+pub fn interrupted_error() -> Value {
+    json!({
+        "code": "interrupted",
+        "message": "the server stopped while this run was in progress",
+    })
+}
+
+impl Store {
+    /// Records a new run, `running`, started now.
+    pub async fn create_run(&self, new: NewRun) -> Result<Run> {
+        if new.id.is_empty() || new.id.len() > 128 {
+            return Err(StoreError::invalid("a run id must have 1 to 128 bytes"));
+        }
+        if new.trigger.is_empty() || new.trigger.len() > 32 {
+            return Err(StoreError::invalid("a run trigger must have 1 to 32 bytes"));
+        }
+        validate_flow_name(&new.flow)?;
+        let context = format!("creating run `{}`", new.id);
+        let mut tx = self.begin(&context).await?;
+        let pid = project_id(&mut *tx, &new.project).await?;
+        let (version_id, version_number, document) = match (&new.version, &new.document) {
+            (Some(selector), None) => {
+                let fid = flow_pk(&mut *tx, pid, &new.flow).await?;
+                let row = find_version(&mut *tx, fid, &new.flow, selector).await?;
+                let id: String = row.try_get("version_id").map_err(db(&context))?;
+                let number: i64 = row.try_get("number").map_err(db(&context))?;
+                (Some(id), Some(number), None)
+            }
+            (None, Some(document)) => (None, None, Some(json_text(document))),
+            _ => {
+                return Err(StoreError::invalid(
+                    "a run needs either a stored version or a draft document, not both",
+                ));
+            }
+        };
+        let now = now_ms();
+        sqlx::query(
+            "INSERT INTO weft_runs (id, project_id, flow, version_id, version_number, document, \
+             stage, run_trigger, status, inputs, started_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'running', $9, $10)",
+        )
+        .bind(&new.id)
+        .bind(pid)
+        .bind(&new.flow)
+        .bind(version_id.clone())
+        .bind(version_number)
+        .bind(document)
+        .bind(new.stage.clone())
+        .bind(&new.trigger)
+        .bind(json_text(&new.inputs))
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                StoreError::conflict(format!("run `{}` already exists", new.id))
+            } else {
+                db(&context)(e)
+            }
+        })?;
+        tx.commit().await.map_err(db(&context))?;
+        Ok(Run {
+            id: new.id,
+            project: new.project,
+            flow: new.flow,
+            draft: version_id.is_none(),
+            version_id,
+            version_number,
+            stage: new.stage,
+            trigger: new.trigger,
+            status: RunStatus::Running,
+            inputs: new.inputs,
+            outputs: None,
+            error: None,
+            started_at: now,
+            finished_at: None,
+            duration_ms: None,
+        })
+    }
+
+    /// Records how run `id` ended. [`StoreError::Conflict`] if it has
+    /// already finished (e.g. marked interrupted).
+    pub async fn finish_run(&self, id: &str, finish: RunFinish) -> Result<()> {
+        if finish.status == RunStatus::Running {
+            return Err(StoreError::invalid("a run cannot finish as `running`"));
+        }
+        let context = format!("finishing run `{id}`");
+        let done = sqlx::query(
+            "UPDATE weft_runs SET status = $2, outputs = $3, error = $4, finished_at = $5, \
+             duration_ms = $6 WHERE id = $1 AND status = 'running'",
+        )
+        .bind(id)
+        .bind(finish.status.as_str())
+        .bind(finish.outputs.as_ref().map(json_text))
+        .bind(finish.error.as_ref().map(json_text))
+        .bind(finish.finished_at)
+        .bind(finish.duration_ms)
+        .execute(&self.pool)
+        .await
+        .map_err(db(&context))?;
+        if done.rows_affected() == 1 {
+            return Ok(());
+        }
+        let status = self.get_run(id).await?.status;
+        Err(StoreError::conflict(format!(
+            "run `{id}` has already finished ({})",
+            status.as_str()
+        )))
+    }
+
+    /// Run `id`.
+    pub async fn get_run(&self, id: &str) -> Result<Run> {
+        let row = sqlx::query(run_sql!(" WHERE r.id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db(format!("reading run `{id}`")))?
+            .ok_or_else(|| StoreError::not_found(format!("run `{id}`")))?;
+        run(&row)
+    }
+
+    /// The draft document run `id` ran (`None` for a stored version).
+    pub async fn run_document(&self, id: &str) -> Result<Option<Value>> {
+        let context = format!("reading the document of run `{id}`");
+        let row: Option<(Option<String>,)> =
+            sqlx::query_as("SELECT document FROM weft_runs WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db(&context))?;
+        let (text,) = row.ok_or_else(|| StoreError::not_found(format!("run `{id}`")))?;
+        parse_json_opt(&context, text)
+    }
+
+    /// Runs of a project, newest first (see [`RunFilter`]).
+    pub async fn list_runs(&self, filter: &RunFilter) -> Result<Vec<Run>> {
+        let pid = project_id(&self.pool, &filter.project).await?;
+        let rows = sqlx::query(run_sql!(
+            " WHERE r.project_id = $1 AND ($2 IS NULL OR r.flow = $2) \
+             AND ($3 IS NULL OR r.status = $3) \
+             AND ($4 IS NULL OR r.n < (SELECT n FROM weft_runs WHERE id = $4)) \
+             ORDER BY r.n DESC LIMIT $5",
+        ))
+        .bind(pid)
+        .bind(filter.flow.clone())
+        .bind(filter.status.map(|s| s.as_str().to_string()))
+        .bind(filter.before.clone())
+        .bind(i64::from(filter.limit.clamp(1, 1000)))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db(format!("listing the runs of `{}`", filter.project)))?;
+        rows.iter().map(run).collect()
+    }
+
+    /// Stores (or replaces) the record of one node of run `run_id`.
+    pub async fn upsert_node_record(&self, run_id: &str, record: &NodeRecord) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO weft_run_nodes (run_id, node, status, attempts, started_at, \
+             duration_ms, inputs, outputs, error) \
+             VALUES ($1, $2, $3, $4, $5, CASE WHEN $10 = 1 THEN $6 ELSE NULL END, $7, $8, $9) \
+             ON CONFLICT (run_id, node) DO UPDATE SET status = excluded.status, \
+             attempts = excluded.attempts, started_at = excluded.started_at, \
+             duration_ms = excluded.duration_ms, inputs = excluded.inputs, \
+             outputs = excluded.outputs, error = excluded.error",
+        )
+        .bind(run_id)
+        .bind(&record.node)
+        .bind(record.status.as_str())
+        .bind(i64::from(record.attempts))
+        .bind(record.started_at)
+        // Never a NULL float: sqlx 0.9's `Any` binds `Option::<f64>::None`
+        // as a PostgreSQL `float4`, and the statement, cached with that
+        // type, then rejects a real `f64` on the same connection.
+        .bind(record.duration_ms.unwrap_or(0.0))
+        .bind(record.inputs.as_ref().map(json_text))
+        .bind(record.outputs.as_ref().map(json_text))
+        .bind(record.error.as_ref().map(json_text))
+        .bind(i64::from(record.duration_ms.is_some()))
+        .execute(&self.pool)
+        .await
+        .map_err(|e| {
+            if is_fk_violation(&e) {
+                StoreError::not_found(format!("run `{run_id}`"))
+            } else {
+                db(format!(
+                    "recording node `{}` of run `{run_id}`",
+                    record.node
+                ))(e)
+            }
+        })?;
+        Ok(())
+    }
+
+    /// The node records of run `run_id`, by start time then node id
+    /// (NotFound when the run does not exist).
+    pub async fn list_node_records(&self, run_id: &str) -> Result<Vec<NodeRecord>> {
+        let context = format!("reading the nodes of run `{run_id}`");
+        let exists: Option<i64> = sqlx::query_scalar("SELECT n FROM weft_runs WHERE id = $1")
+            .bind(run_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db(&context))?;
+        if exists.is_none() {
+            return Err(StoreError::not_found(format!("run `{run_id}`")));
+        }
+        let rows = sqlx::query(
+            "SELECT node, status, attempts, started_at, duration_ms, inputs, outputs, error \
+             FROM weft_run_nodes WHERE run_id = $1 ORDER BY started_at, node",
+        )
+        .bind(run_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db(&context))?;
+        rows.iter().map(node_record).collect()
+    }
+
+    /// The full value node `node` of run `run_id` set on output `port`
+    /// (NotFound when the run, the node's record or that output is missing).
+    pub async fn get_node_output(&self, run_id: &str, node: &str, port: &str) -> Result<Value> {
+        let context = format!("reading output `{node}.{port}` of run `{run_id}`");
+        let row: Option<(Option<String>,)> =
+            sqlx::query_as("SELECT outputs FROM weft_run_nodes WHERE run_id = $1 AND node = $2")
+                .bind(run_id)
+                .bind(node)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db(&context))?;
+        let missing = || StoreError::not_found(format!("output `{node}.{port}` of run `{run_id}`"));
+        let (outputs,) = row.ok_or_else(missing)?;
+        match parse_json_opt(&context, outputs)? {
+            Some(Value::Object(mut map)) => map.remove(port).ok_or_else(missing),
+            _ => Err(missing()),
+        }
+    }
+
+    /// Fails every run still `running` (and its running node records)
+    /// with the `interrupted` error, in one transaction; returns their ids.
+    /// Called at startup, before any new run starts.
+    pub async fn mark_interrupted(&self) -> Result<Vec<String>> {
+        let context = "marking interrupted runs";
+        let mut tx = self.begin(context).await?;
+        let ids: Vec<String> =
+            sqlx::query_scalar("SELECT id FROM weft_runs WHERE status = 'running' ORDER BY n")
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db(context))?;
+        if ids.is_empty() {
+            tx.rollback().await.map_err(db(context))?;
+            return Ok(ids);
+        }
+        let error = json_text(&interrupted_error());
+        let now = now_ms();
+        sqlx::query(
+            "UPDATE weft_run_nodes SET status = 'failed', error = $1 WHERE status = 'running' \
+             AND run_id IN (SELECT id FROM weft_runs WHERE status = 'running')",
+        )
+        .bind(&error)
+        .execute(&mut *tx)
+        .await
+        .map_err(db(context))?;
+        sqlx::query(
+            "UPDATE weft_runs SET status = 'failed', error = $1, finished_at = $2, \
+             duration_ms = $2 - started_at WHERE status = 'running'",
+        )
+        .bind(&error)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(db(context))?;
+        tx.commit().await.map_err(db(context))?;
+        Ok(ids)
+    }
+}

@@ -1,0 +1,249 @@
+//! Projects, flow versions, stages and publications.
+
+use serde_json::Value;
+use weft::store::*;
+
+use super::{Db, doc, draft_run, event};
+
+pub async fn projects_crud_and_cascade(db: Db) {
+    let s = &db.store;
+    let p = s.create_project("acme", Some("Acme Inc")).await.unwrap();
+    assert_eq!((p.slug.as_str(), p.name.as_str()), ("acme", "Acme Inc"));
+    assert!(matches!(
+        s.create_project("acme", None).await,
+        Err(StoreError::Conflict { .. })
+    ));
+    assert!(matches!(
+        s.create_project("Bad_Slug", None).await,
+        Err(StoreError::Invalid { .. })
+    ));
+    s.create_project("beta", None).await.unwrap();
+    let slugs: Vec<_> = s
+        .list_projects()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.slug)
+        .collect();
+    assert_eq!(slugs, ["acme", "beta"]);
+    assert_eq!(s.get_project("beta").await.unwrap().name, "beta");
+    assert_eq!(s.rename_project("acme", "ACME").await.unwrap().name, "ACME");
+    assert!(matches!(
+        s.get_project("nope").await,
+        Err(StoreError::NotFound { .. })
+    ));
+
+    // Everything the project owns goes with it.
+    let s = s.clone().with_secret_key(SecretKey::from_bytes([3; 32]));
+    s.save_version("acme", "hello", &doc("hello", "Hi"))
+        .await
+        .unwrap();
+    s.publish("acme", "prod", "hello", "latest").await.unwrap();
+    s.create_run(draft_run("r1", "acme", "hello"))
+        .await
+        .unwrap();
+    s.append_events("r1", &[event("r1", 1)]).await.unwrap();
+    s.set_secret("acme", None, "KEY", "v").await.unwrap();
+    s.delete_project("acme").await.unwrap();
+    assert!(matches!(
+        s.get_run("r1").await,
+        Err(StoreError::NotFound { .. })
+    ));
+    let raw = db.raw().await;
+    for table in [
+        "weft_flows",
+        "weft_flow_versions",
+        "weft_stages",
+        "weft_publications",
+        "weft_runs",
+        "weft_run_events",
+        "weft_secrets",
+    ] {
+        let n: i64 =
+            sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
+                .fetch_one(&raw)
+                .await
+                .unwrap();
+        assert_eq!(n, 0, "{table} still has rows");
+    }
+    s.create_project("acme", None).await.unwrap();
+    assert!(s.list_flows("acme").await.unwrap().is_empty());
+    assert!(matches!(
+        s.delete_project("acme-x").await,
+        Err(StoreError::NotFound { .. })
+    ));
+}
+
+pub async fn identical_content_returns_the_same_version(db: Db) {
+    let s = &db.store;
+    s.create_project("p", None).await.unwrap();
+    let a = doc("hello", "Hello {{ name }}!");
+    let (v1, created) = s.save_version("p", "hello", &a).await.unwrap();
+    assert!(created);
+    assert_eq!(v1.number, 1);
+    assert_eq!(v1.id, format!("v1-{}", &v1.hash[..8]));
+    assert_eq!(v1.hash, content_hash(&a));
+
+    // Same content, other key order: the same version.
+    let reordered = match &a {
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .rev()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        ),
+        _ => unreachable!(),
+    };
+    assert_ne!(reordered.to_string(), a.to_string());
+    assert_eq!(content_hash(&reordered), v1.hash);
+    let (again, created) = s.save_version("p", "hello", &reordered).await.unwrap();
+    assert!(!created);
+    assert_eq!(again, v1);
+
+    let b = doc("hello", "Bonjour {{ name }}!");
+    let (v2, created) = s.save_version("p", "hello", &b).await.unwrap();
+    assert!(created);
+    assert_eq!(v2.number, 2);
+    // Reverting to the first content makes a new latest version.
+    let (v3, created) = s.save_version("p", "hello", &a).await.unwrap();
+    assert!(created);
+    assert_eq!((v3.number, v3.hash.as_str()), (3, v1.hash.as_str()));
+    assert_ne!(v3.id, v1.id);
+
+    // Versions are immutable: v1 reads back exactly as saved.
+    assert_eq!(s.get_version("p", "hello", "1").await.unwrap(), v1);
+    assert_eq!(s.get_version("p", "hello", &v2.id).await.unwrap(), v2);
+    assert_eq!(s.latest_version("p", "hello").await.unwrap(), v3);
+    assert_eq!(s.get_version("p", "hello", "latest").await.unwrap(), v3);
+    let numbers: Vec<_> = s
+        .list_versions("p", "hello")
+        .await
+        .unwrap()
+        .iter()
+        .map(|v| v.number)
+        .collect();
+    assert_eq!(numbers, [3, 2, 1]);
+
+    s.save_version("p", "bye", &doc("bye", "Bye"))
+        .await
+        .unwrap();
+    let flows = s.list_flows("p").await.unwrap();
+    assert_eq!(flows.len(), 2);
+    assert_eq!(flows[0].name, "bye");
+    assert_eq!(flows[1].latest.as_ref().map(|v| v.number), Some(3));
+
+    for missing in [
+        s.get_version("p", "hello", "9").await,
+        s.get_version("p", "hello", "v9-00000000").await,
+        s.get_version("p", "nope", "1").await,
+        s.get_version("nope", "hello", "1").await,
+    ] {
+        assert!(
+            matches!(missing, Err(StoreError::NotFound { .. })),
+            "{missing:?}"
+        );
+    }
+    assert!(matches!(
+        s.save_version("nope", "hello", &a).await,
+        Err(StoreError::NotFound { .. })
+    ));
+    assert!(matches!(
+        s.save_version("p", "bad name", &a).await,
+        Err(StoreError::Invalid { .. })
+    ));
+}
+
+pub async fn concurrent_saves_get_distinct_numbers(db: Db) {
+    db.store.create_project("p", None).await.unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let s = db.store.clone();
+        tasks.push(tokio::spawn(async move {
+            s.save_version("p", "f", &doc("f", &format!("t{i}")))
+                .await
+                .unwrap()
+                .0
+                .number
+        }));
+    }
+    let mut numbers = Vec::new();
+    for t in tasks {
+        numbers.push(t.await.unwrap());
+    }
+    numbers.sort();
+    assert_eq!(numbers, (1..=8).collect::<Vec<_>>());
+}
+
+pub async fn publish_unpublish_and_rollback(db: Db) {
+    let s = &db.store;
+    s.create_project("p", None).await.unwrap();
+    let (v1, _) = s.save_version("p", "f", &doc("f", "one")).await.unwrap();
+    let (v2, _) = s.save_version("p", "f", &doc("f", "two")).await.unwrap();
+    s.save_version("p", "g", &doc("g", "g")).await.unwrap();
+
+    let live = s.publish("p", "prod", "f", &v1.id).await.unwrap();
+    assert_eq!(live.version, v1.summary());
+    s.publish("p", "prod", "g", "latest").await.unwrap();
+    s.publish("p", "prod", "f", "2").await.unwrap();
+    let now: Vec<_> = s
+        .live("p", "prod")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|l| (l.flow, l.version.number))
+        .collect();
+    assert_eq!(now, [("f".to_string(), 2), ("g".to_string(), 1)]);
+
+    // Rollback: publish the older version again.
+    s.publish("p", "prod", "f", "1").await.unwrap();
+    let f = s.live_version("p", "prod", "f").await.unwrap().unwrap();
+    assert_eq!(f.version, v1.summary());
+
+    assert!(s.unpublish("p", "prod", "f").await.unwrap());
+    assert!(!s.unpublish("p", "prod", "f").await.unwrap());
+    assert_eq!(s.live_version("p", "prod", "f").await.unwrap(), None);
+    let flows: Vec<_> = s
+        .live("p", "prod")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|l| l.flow)
+        .collect();
+    assert_eq!(flows, ["g"]);
+
+    let history: Vec<_> = s
+        .publication_history("p", "prod", "f")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.version.map(|v| v.number))
+        .collect();
+    assert_eq!(history, [None, Some(1), Some(2), Some(1)]);
+    assert_eq!(v2.number, 2);
+
+    // Stages: created by publishing, or explicitly.
+    s.create_stage("p", "dev").await.unwrap();
+    assert!(matches!(
+        s.create_stage("p", "dev").await,
+        Err(StoreError::Conflict { .. })
+    ));
+    let stages: Vec<_> = s
+        .list_stages("p")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|st| st.name)
+        .collect();
+    assert_eq!(stages, ["dev", "prod"]);
+    assert!(s.live("p", "dev").await.unwrap().is_empty());
+    for missing in [
+        s.live("p", "staging").await.map(|_| ()),
+        s.publish("p", "prod", "f", "7").await.map(|_| ()),
+        s.publish("p", "prod", "nope", "1").await.map(|_| ()),
+    ] {
+        assert!(
+            matches!(missing, Err(StoreError::NotFound { .. })),
+            "{missing:?}"
+        );
+    }
+}

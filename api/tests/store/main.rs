@@ -1,0 +1,214 @@
+//! Storage tests: every test runs twice, on SQLite (a file in a fresh
+//! temporary directory) and on PostgreSQL (a fresh database
+//! `weft_t_<random>` on `WEFT_TEST_POSTGRES_URL`, default
+//! `postgres://postgres@127.0.0.1:5432/test`, dropped afterwards even when
+//! the test panics). When PostgreSQL is unreachable the PostgreSQL half
+//! fails, saying how to start it.
+//!
+//! Layout: this file holds the harness ([`both!`]) and shared fixtures;
+//! `flows.rs` (projects, versions, publications), `runs.rs` (runs, node
+//! records, events, recovery, retention), `security.rs` (secrets, tokens,
+//! an unavailable database).
+
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+mod flows;
+mod runs;
+mod security;
+
+use std::future::Future;
+
+use serde_json::{Value, json};
+use sqlx::{AnyPool, Connection, PgConnection};
+use weft::store::*;
+use weft_editor_protocol::events::RunEvent;
+
+const DEFAULT_PG: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+/// One test's database.
+struct Db {
+    store: Store,
+    /// The URL the store was opened with.
+    url: String,
+    /// SQLite: the database file.
+    file: Option<std::path::PathBuf>,
+    /// Keeps the SQLite directory alive.
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Db {
+    /// A second, raw connection pool to the same database.
+    async fn raw(&self) -> AnyPool {
+        sqlx::any::install_default_drivers();
+        AnyPool::connect(&self.url).await.unwrap()
+    }
+
+    /// The same database opened again, as after a restart.
+    async fn reopen(&self) -> Store {
+        Store::open(&self.url).await.unwrap()
+    }
+}
+
+fn random_hex() -> String {
+    let mut b = [0u8; 6];
+    getrandom::fill(&mut b).unwrap();
+    hex::encode(b)
+}
+
+async fn on_sqlite<F, Fut>(test: F)
+where
+    F: FnOnce(Db) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("weft-data").join("weft.db");
+    let url = format!("sqlite://{}", file.display());
+    let store = Store::open(&url).await.unwrap();
+    test(Db {
+        store,
+        url,
+        file: Some(file),
+        _dir: Some(dir),
+    })
+    .await;
+}
+
+fn pg_admin_url() -> String {
+    std::env::var("WEFT_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_PG.to_string())
+}
+
+/// `url` with its database name replaced by `db`.
+fn with_database(url: &str, db: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, format!("?{q}")),
+        None => (url, String::new()),
+    };
+    let after_scheme = base.find("://").map_or(0, |i| i + 3);
+    let host_end = base[after_scheme..]
+        .find('/')
+        .map_or(base.len(), |i| after_scheme + i);
+    format!("{}/{db}{query}", &base[..host_end])
+}
+
+async fn pg_admin() -> PgConnection {
+    let url = pg_admin_url();
+    match PgConnection::connect(&url).await {
+        Ok(conn) => conn,
+        Err(e) => panic!(
+            "PostgreSQL is not reachable at {url}: {e}\n\
+             Every storage test also runs on PostgreSQL. Start the machine's server with\n  \
+             pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start\n\
+             or point WEFT_TEST_POSTGRES_URL at one (user with CREATE DATABASE rights)."
+        ),
+    }
+}
+
+async fn on_postgres<F, Fut>(test: F)
+where
+    F: FnOnce(Db) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let mut admin = pg_admin().await;
+    let name = format!("weft_t_{}", random_hex());
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let url = with_database(&pg_admin_url(), &name);
+    let opened = Store::open(&url).await;
+    let outcome = match opened {
+        Ok(store) => {
+            let db = Db {
+                store,
+                url,
+                file: None,
+                _dir: None,
+            };
+            tokio::spawn(test(db)).await
+        }
+        Err(e) => tokio::spawn(async move { panic!("opening {url}: {e}") }).await,
+    };
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+    )))
+    .execute(&mut admin)
+    .await
+    .unwrap();
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+/// Runs each listed `async fn(Db)` (`module::name`) on both databases, as
+/// tests `name::sqlite` and `name::postgres`.
+macro_rules! both {
+    ($($module:ident :: $name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::on_sqlite(super::$module::$name).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::on_postgres(super::$module::$name).await
+            }
+        }
+    )*};
+}
+
+both!(
+    flows::projects_crud_and_cascade,
+    flows::identical_content_returns_the_same_version,
+    flows::concurrent_saves_get_distinct_numbers,
+    flows::publish_unpublish_and_rollback,
+    runs::run_lifecycle_and_node_records,
+    runs::events_append_and_replay,
+    runs::mark_interrupted_after_a_restart,
+    runs::retention_by_count_and_age,
+    security::secrets_are_encrypted_at_rest,
+    security::tokens_are_hashed,
+    security::unavailable_database,
+);
+
+pub fn doc(name: &str, template: &str) -> Value {
+    json!({
+        "weft": 1,
+        "name": name,
+        "inputs": {"name": "string"},
+        "nodes": [{"id": "greet", "type": "text.template", "config": {"template": template}}],
+        "edges": [{"from": "input.name", "to": "greet.name"}],
+        "outputs": {"greeting": "greet.text"}
+    })
+}
+
+pub fn draft_run(id: &str, project: &str, flow: &str) -> NewRun {
+    NewRun {
+        id: id.into(),
+        project: project.into(),
+        flow: flow.into(),
+        version: None,
+        document: Some(doc(flow, "Hi")),
+        stage: None,
+        trigger: "editor".into(),
+        inputs: json!({"name": "Ada"}),
+    }
+}
+
+pub fn finished(status: RunStatus) -> RunFinish {
+    RunFinish {
+        status,
+        outputs: Some(json!({"greeting": "Hi Ada"})),
+        error: None,
+        finished_at: now_ms(),
+        duration_ms: 1.5,
+    }
+}
+
+pub fn event(run: &str, seq: u64) -> RunEvent {
+    serde_json::from_value(json!({
+        "run": run, "seq": seq, "ts_ms": 1_763_800_000_000u64 + seq,
+        "type": "node.log", "node": "greet", "level": "info", "source": "node",
+        "message": format!("line {seq}")
+    }))
+    .unwrap()
+}
