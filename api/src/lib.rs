@@ -10,5 +10,8 @@
 //!   records and events, encrypted secrets, API tokens. SQLite (the default,
 //!   a file under `./weft-data/`) or PostgreSQL, same behaviour, one
 //!   migration set per database.
+//! - [`server`]: `weft serve`: the REST API, the editor websocket, run
+//!   execution with live event fan-out, metrics.
 
+pub mod server;
 pub mod store;

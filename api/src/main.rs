@@ -1,7 +1,8 @@
 //! # weft
 //!
-//! The `weft` command. Today: `run`, `validate` and `nodes`; the server
-//! (`serve`), router and deployment commands arrive with their issues.
+//! The `weft` command: `run`, `validate`, `nodes` and `serve`; the router
+//! and deployment commands arrive with their issues. The server itself is
+//! the `weft` library (`lib.rs`).
 //!
 //! ## Layout
 //! - `main.rs`: argument parsing and dispatch; errors become one line on
@@ -31,6 +32,8 @@ enum Command {
     Validate(cli::validate::ValidateArgs),
     /// List the node types this Weft can run.
     Nodes(cli::nodes::NodesArgs),
+    /// Serve the management API and the editor websocket.
+    Serve(Box<cli::serve::ServeArgs>),
 }
 
 fn main() -> ExitCode {
@@ -50,6 +53,7 @@ fn main() -> ExitCode {
             Command::Run(a) => cli::run::run(a).await,
             Command::Validate(a) => cli::validate::run(a).await,
             Command::Nodes(a) => cli::nodes::run(a).await,
+            Command::Serve(a) => cli::serve::run(*a).await,
         }
     });
     match result {

@@ -151,6 +151,10 @@ pub enum Preview {
         bytes: usize,
         /// The first bytes of that JSON text (cut at a character boundary).
         head: String,
+        /// Where the server serves the whole value (a path on its REST
+        /// API), when it stores it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        href: Option<String>,
     },
 }
 

@@ -116,7 +116,7 @@ pub struct RunStart {
     /// Nodes that do not run: their outputs are these values
     /// (`{"node": {"port": value}}`).
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
-    pub pinned: IndexMap<String, IndexMap<String, Value>>,
+    pub pinned: IndexMap<String, serde_json::Map<String, Value>>,
     /// Run only this node and what depends on it, reusing an earlier run's
     /// outputs for everything upstream.
     #[serde(default, skip_serializing_if = "Option::is_none")]

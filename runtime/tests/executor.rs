@@ -370,7 +370,7 @@ async fn events_carry_typed_previews_capped_in_size() {
         })
         .expect("node.finished");
     match &finished.outputs["text"] {
-        weft_editor_protocol::events::Preview::Truncated { bytes, head } => {
+        weft_editor_protocol::events::Preview::Truncated { bytes, head, .. } => {
             assert_eq!(*bytes, 202);
             assert!(head.len() <= 64 && head.starts_with("\"É"), "{head}");
         }

@@ -5,6 +5,7 @@ pub mod config;
 pub mod nodes;
 pub mod progress;
 pub mod run;
+pub mod serve;
 pub mod validate;
 
 use std::io::Write;

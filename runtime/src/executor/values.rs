@@ -225,6 +225,7 @@ pub fn preview(val: &Val, limit: usize) -> Preview {
     Preview::Truncated {
         bytes: text.len(),
         head: text[..cut].to_string(),
+        href: None,
     }
 }
 

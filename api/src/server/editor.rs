@@ -1,0 +1,489 @@
+//! `GET /v1/editor`: the editor websocket (messages in
+//! [`weft_editor_protocol::ws`]).
+//!
+//! One session per connection:
+//!
+//! - **Handshake.** The first frame must be `hello` (within
+//!   [`HELLO_TIMEOUT`]) with a protocol version this server speaks and a
+//!   token (or `Authorization: Bearer` on the upgrade request). Anything
+//!   else gets an `error` and the connection is closed.
+//! - **Commands** are handled one at a time, each answered by exactly one
+//!   `ack` or `error` with its id. A frame that is not a command (bad JSON,
+//!   unknown type, missing field) gets an `error` naming the problem and
+//!   the connection stays open. A frame over the size limit closes the
+//!   connection with code 1009 and a reason.
+//! - **Subscriptions.** Each subscribed run has a forwarder task: a cursor
+//!   over the run's log in the [`Hub`] (or, for runs no longer in memory,
+//!   over the stored events) that pushes events into the connection's
+//!   bounded queue. The executor never waits for it (it only appends to the
+//!   log); a client that reads slowly slows only its own forwarders. When
+//!   the queue stays full for [`ServerConfig::ws_stall`](super::ServerConfig)
+//!   the forwarder gives up and the client gets `lagged {run, after_seq,
+//!   missed}` (through a separate, unbounded control queue); it may
+//!   subscribe again with that `after_seq`. Flow and project subscriptions start a
+//!   forwarder for each new matching run.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use weft_editor_protocol::events::{EventBody, Preview, RunEvent};
+use weft_editor_protocol::ws::{
+    ClientMessage, PROTOCOL_VERSION, RunStart, ServerMessage, Topic, WsError,
+};
+
+use super::AppState;
+use super::auth::{Access, Caller};
+use super::error::ApiError;
+use super::launch;
+
+/// How long a client has to send `hello`.
+pub const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+/// Events read from the log or the store per step.
+const PAGE: usize = 256;
+
+pub async fn upgrade(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let header_token = super::auth::bearer(&headers).map(str::to_owned);
+    let limit = app.config.max_frame_bytes;
+    ws.max_message_size(limit)
+        .max_frame_size(limit)
+        .on_upgrade(move |socket| async move {
+            app.metrics.ws_opened();
+            Session::run(app.clone(), socket, header_token).await;
+            app.metrics.ws_closed();
+        })
+}
+
+/// What the writer task sends.
+enum Out {
+    Message(Box<ServerMessage>),
+    Close(u16, String),
+}
+
+struct Session {
+    app: AppState,
+    caller: Caller,
+    /// Events (bounded: a slow client loses them, see the module docs).
+    events: mpsc::Sender<Out>,
+    /// Replies and `lagged` notices (never dropped; one per command or
+    /// dropped subscription, so small).
+    control: mpsc::UnboundedSender<Out>,
+    subscriptions: HashMap<Topic, JoinHandle<()>>,
+}
+
+impl Session {
+    async fn run(app: AppState, socket: WebSocket, header_token: Option<String>) {
+        let (mut sink, mut stream) = socket.split();
+        let (events_tx, mut events_rx) = mpsc::channel::<Out>(app.config.ws_queue);
+        let (control_tx, mut control_rx) = mpsc::unbounded_channel::<Out>();
+        // The writer: control first, then events.
+        let writer = tokio::spawn(async move {
+            loop {
+                let out = tokio::select! {
+                    biased;
+                    Some(out) = control_rx.recv() => out,
+                    Some(out) = events_rx.recv() => out,
+                    else => break,
+                };
+                let frame = match out {
+                    Out::Message(msg) => match serde_json::to_string(&*msg) {
+                        Ok(text) => Message::Text(Utf8Bytes::from(text)),
+                        Err(_) => continue,
+                    },
+                    Out::Close(code, reason) => {
+                        let _ = sink
+                            .send(Message::Close(Some(CloseFrame {
+                                code,
+                                reason: Utf8Bytes::from(reason),
+                            })))
+                            .await;
+                        break;
+                    }
+                };
+                if sink.send(frame).await.is_err() {
+                    break;
+                }
+            }
+            let _ = sink.close().await;
+        });
+
+        let reply = |msg: ServerMessage| {
+            let _ = control_tx.send(Out::Message(Box::new(msg)));
+        };
+        // Handshake.
+        let caller = match tokio::time::timeout(HELLO_TIMEOUT, stream.next()).await {
+            Ok(Some(Ok(Message::Text(text)))) => {
+                match hello(&app, &text, header_token.as_deref()).await {
+                    Ok(caller) => {
+                        reply(ServerMessage::Welcome {
+                            protocol: PROTOCOL_VERSION,
+                            server: format!("weft {}", env!("CARGO_PKG_VERSION")),
+                        });
+                        Some(caller)
+                    }
+                    Err(e) => {
+                        reply(error(None, &e));
+                        None
+                    }
+                }
+            }
+            Ok(Some(Ok(_))) => {
+                reply(error(
+                    None,
+                    &ApiError::bad_request("the first message must be a `hello` text frame"),
+                ));
+                None
+            }
+            Ok(_) => None,
+            Err(_) => {
+                reply(error(
+                    None,
+                    &ApiError::bad_request(format!(
+                        "no `hello` within {} s",
+                        HELLO_TIMEOUT.as_secs()
+                    )),
+                ));
+                None
+            }
+        };
+        let Some(caller) = caller else {
+            let _ = control_tx.send(Out::Close(1008, "handshake failed".into()));
+            drop(control_tx);
+            drop(events_tx);
+            let _ = writer.await;
+            return;
+        };
+
+        let mut session = Session {
+            app,
+            caller,
+            events: events_tx,
+            control: control_tx,
+            subscriptions: HashMap::new(),
+        };
+        loop {
+            let frame = tokio::select! {
+                frame = stream.next() => frame,
+                () = session.app.closing.cancelled() => {
+                    let _ = session.control.send(Out::Close(1001, "the server is shutting down".into()));
+                    break;
+                }
+            };
+            let Some(frame) = frame else { break };
+            match frame {
+                Ok(Message::Text(text)) => session.command(&text).await,
+                Ok(Message::Binary(_)) => session.reply(error(
+                    None,
+                    &ApiError::bad_request(
+                        "binary frames are not part of the protocol; send JSON text",
+                    ),
+                )),
+                Ok(Message::Close(_)) => break,
+                Ok(_) => {} // ping/pong frames: tungstenite answers pings
+                Err(e) => {
+                    let text = e.to_string();
+                    if text.contains("too long")
+                        || text.contains("Space limit")
+                        || text.contains("size")
+                    {
+                        let limit = session.app.config.max_frame_bytes;
+                        let _ = session
+                            .control
+                            .send(Out::Close(1009, format!("frame larger than {limit} bytes")));
+                    }
+                    break;
+                }
+            }
+        }
+        for (_, task) in session.subscriptions.drain() {
+            task.abort();
+        }
+        drop(session);
+        let _ = writer.await;
+    }
+
+    fn reply(&self, msg: ServerMessage) {
+        let _ = self.control.send(Out::Message(Box::new(msg)));
+    }
+
+    async fn command(&mut self, text: &str) {
+        let msg: ClientMessage = match serde_json::from_str(text) {
+            Ok(msg) => msg,
+            Err(e) => {
+                // Keep the id if the frame had one, so the client can match it.
+                let id = serde_json::from_str::<serde_json::Value>(text)
+                    .ok()
+                    .and_then(|v| v.get("id").and_then(|i| i.as_str()).map(str::to_owned));
+                return self.reply(ServerMessage::Error {
+                    id,
+                    error: WsError {
+                        code: "bad_message".into(),
+                        message: format!("not a valid message: {e}"),
+                        details: None,
+                    },
+                });
+            }
+        };
+        let id = msg.id().map(str::to_owned);
+        let result = match msg {
+            ClientMessage::Hello { .. } => Err(ApiError::bad_request("already said hello")),
+            ClientMessage::Ping { id } => {
+                self.reply(ServerMessage::Pong { id });
+                return;
+            }
+            ClientMessage::Subscribe {
+                id,
+                topic,
+                after_seq,
+            } => self
+                .subscribe(topic, after_seq.unwrap_or(0))
+                .await
+                .map(|()| (id, None)),
+            ClientMessage::Unsubscribe { id, topic } => match self.subscriptions.remove(&topic) {
+                Some(task) => {
+                    task.abort();
+                    Ok((id, None))
+                }
+                None => Err(ApiError::not_found("not subscribed to that topic")),
+            },
+            ClientMessage::RunStart(start) => return self.start(*start).await,
+            ClientMessage::RunCancel { id, run } => match self.app.store.get_run(&run).await {
+                Ok(r) => match self.caller.check(&r.project, Access::Write) {
+                    Ok(()) if self.app.runner.cancel(&run) => Ok((id, None)),
+                    Ok(()) => Err(ApiError::new(
+                        axum::http::StatusCode::CONFLICT,
+                        "not_running",
+                        format!("run `{run}` is not running"),
+                    )),
+                    Err(e) => Err(e),
+                },
+                Err(e) => Err(e.into()),
+            },
+        };
+        match result {
+            Ok((id, run)) => self.reply(ServerMessage::Ack { id, run }),
+            Err(e) => self.reply(error(id, &e)),
+        }
+    }
+
+    /// Starts a run, acks it, then subscribes to it (so the ack comes
+    /// before the run's first event, and no event is missed).
+    async fn start(&mut self, start: RunStart) {
+        let id = start.id.clone();
+        if let Err(e) = self.caller.check(&start.project, Access::Write) {
+            return self.reply(error(Some(id), &e));
+        }
+        match launch::from_editor(&self.app, start).await {
+            Ok(started) => {
+                let run = started.id;
+                self.reply(ServerMessage::Ack {
+                    id,
+                    run: Some(run.clone()),
+                });
+                let task = self.forward(run.clone(), 0);
+                self.subscriptions.insert(Topic::Run { run }, task);
+            }
+            Err(e) => self.reply(error(Some(id), &e)),
+        }
+    }
+
+    async fn subscribe(&mut self, topic: Topic, after: u64) -> Result<(), ApiError> {
+        match &topic {
+            Topic::Run { run } => {
+                let project = match self.app.hub.get(run) {
+                    Some(live) => live.project.clone(),
+                    None => self.app.store.get_run(run).await?.project,
+                };
+                self.caller.check(&project, Access::Read)?;
+                let task = self.forward(run.clone(), after);
+                if let Some(old) = self.subscriptions.insert(topic, task) {
+                    old.abort();
+                }
+            }
+            Topic::Flow { project, .. } | Topic::Project { project } => {
+                self.caller.check(project, Access::Read)?;
+                self.app.store.get_project(project).await?;
+                let task = self.follow(topic.clone());
+                if let Some(old) = self.subscriptions.insert(topic, task) {
+                    old.abort();
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A forwarder for one run from `after`.
+    fn forward(&self, run: String, after: u64) -> JoinHandle<()> {
+        let app = self.app.clone();
+        let events = self.events.clone();
+        let control = self.control.clone();
+        tokio::spawn(forward_run(app, run, after, events, control))
+    }
+
+    /// Starts forwarders for new runs matching a flow or project topic.
+    fn follow(&self, topic: Topic) -> JoinHandle<()> {
+        let app = self.app.clone();
+        let events = self.events.clone();
+        let control = self.control.clone();
+        let mut started = app.hub.subscribe_started();
+        tokio::spawn(async move {
+            // Dropped (and so aborting every child) with this task.
+            let mut children = tokio::task::JoinSet::new();
+            loop {
+                let live = match started.recv().await {
+                    Ok(s) => s.0,
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(_) => break,
+                };
+                let matches = match &topic {
+                    Topic::Flow { project, flow } => &live.project == project && &live.flow == flow,
+                    Topic::Project { project } => &live.project == project,
+                    Topic::Run { .. } => false,
+                };
+                if matches {
+                    while children.try_join_next().is_some() {}
+                    children.spawn(forward_run(
+                        app.clone(),
+                        live.id.clone(),
+                        0,
+                        events.clone(),
+                        control.clone(),
+                    ));
+                }
+            }
+        })
+    }
+}
+
+/// Authenticates a `hello`.
+async fn hello(app: &AppState, text: &str, header_token: Option<&str>) -> Result<Caller, ApiError> {
+    let msg: ClientMessage = serde_json::from_str(text)
+        .map_err(|e| ApiError::bad_request(format!("not a valid `hello`: {e}")))?;
+    let ClientMessage::Hello { protocol, token } = msg else {
+        return Err(ApiError::bad_request("the first message must be `hello`"));
+    };
+    if protocol != PROTOCOL_VERSION {
+        return Err(ApiError::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            "unsupported_protocol",
+            format!("this server speaks protocol {PROTOCOL_VERSION}, not {protocol}"),
+        ));
+    }
+    let token = token.as_deref().or(header_token).ok_or_else(|| {
+        ApiError::unauthorized("no token: put it in `hello.token` or send `Authorization: Bearer`")
+    })?;
+    super::auth::verify(app, token).await
+}
+
+fn error(id: Option<String>, e: &ApiError) -> ServerMessage {
+    ServerMessage::Error {
+        id,
+        error: WsError {
+            code: e.code.to_string(),
+            message: e.message.clone(),
+            details: e.details.clone(),
+        },
+    }
+}
+
+/// Pushes one run's events after `after` to a connection until the run
+/// ends, the connection goes away, or the queue is full (then `lagged`).
+async fn forward_run(
+    app: AppState,
+    run: String,
+    after: u64,
+    events: mpsc::Sender<Out>,
+    control: mpsc::UnboundedSender<Out>,
+) {
+    let mut cursor = after;
+    let stall = app.config.ws_stall;
+    let lagged = |cursor: u64, head: u64| {
+        let _ = control.send(Out::Message(Box::new(ServerMessage::Lagged {
+            run: run.clone(),
+            after_seq: cursor,
+            missed: head.saturating_sub(cursor),
+        })));
+    };
+    if let Some(live) = app.hub.get(&run) {
+        let mut watch = live.watch();
+        loop {
+            let head = *watch.borrow_and_update();
+            while cursor < head.seq {
+                for event in live.events_after(cursor, PAGE) {
+                    let seq = event.seq;
+                    let msg = Out::Message(Box::new(ServerMessage::Event {
+                        event: with_links(&event),
+                    }));
+                    match events.send_timeout(msg, stall).await {
+                        Ok(()) => cursor = seq,
+                        Err(mpsc::error::SendTimeoutError::Timeout(_)) => {
+                            app.metrics.ws_lagged();
+                            return lagged(cursor, live.head().seq);
+                        }
+                        Err(mpsc::error::SendTimeoutError::Closed(_)) => return,
+                    }
+                }
+            }
+            if head.finished {
+                return;
+            }
+            if watch.changed().await.is_err() {
+                return;
+            }
+        }
+    }
+    // Not in memory: the stored events.
+    loop {
+        let page = match app.store.events_after(&run, cursor, PAGE as u32).await {
+            Ok(page) => page,
+            Err(e) => {
+                let _ = control.send(Out::Message(Box::new(error(None, &e.into()))));
+                return;
+            }
+        };
+        if page.is_empty() {
+            return;
+        }
+        for event in page {
+            let seq = event.seq;
+            let msg = Out::Message(Box::new(ServerMessage::Event {
+                event: with_links(&event),
+            }));
+            match events.send_timeout(msg, stall).await {
+                Ok(()) => cursor = seq,
+                Err(mpsc::error::SendTimeoutError::Timeout(_)) => {
+                    app.metrics.ws_lagged();
+                    let head = app.store.last_event_seq(&run).await.unwrap_or(cursor);
+                    return lagged(cursor, head);
+                }
+                Err(mpsc::error::SendTimeoutError::Closed(_)) => return,
+            }
+        }
+    }
+}
+
+/// The event with REST links on truncated output previews.
+fn with_links(event: &RunEvent) -> RunEvent {
+    let mut event = event.clone();
+    if let EventBody::NodeFinished(f) = &mut event.body {
+        for (port, preview) in f.outputs.iter_mut() {
+            if let Preview::Truncated { href, .. } = preview {
+                *href = Some(format!(
+                    "/v1/runs/{}/nodes/{}/outputs/{}",
+                    event.run, f.node, port
+                ));
+            }
+        }
+    }
+    event
+}

@@ -1,0 +1,190 @@
+//! Live runs and their event logs, shared by the executor (one writer per
+//! run) and any number of websocket subscribers.
+//!
+//! Each running run has a [`LiveRun`]: the events emitted so far, in `seq`
+//! order, plus a `watch` of the last `seq`. The executor's sink only
+//! appends and notifies: it never waits for a reader, so a slow client can
+//! never slow a run down. A subscriber is a cursor over that log (see
+//! [`LiveRun::events_after`]): it reads what is new when notified, which
+//! gives replay-then-live without gaps or duplicates by construction.
+//! A finished run stays here for [`LINGER`] after its events are stored,
+//! so that late subscribers read from memory; later ones read the store.
+//!
+//! [`Hub::started`] announces new runs, for subscriptions to a flow or a
+//! project.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{broadcast, watch};
+use weft_editor_protocol::events::RunEvent;
+
+/// How long a finished run's log stays in memory after it was stored.
+pub const LINGER: Duration = Duration::from_secs(30);
+
+/// One run whose events are (or were recently) being produced here.
+#[derive(Debug)]
+pub struct LiveRun {
+    pub id: String,
+    pub project: String,
+    pub flow: String,
+    log: Mutex<Vec<Arc<RunEvent>>>,
+    /// The last `seq` in the log; `finished` once `run.finished` is in.
+    head: watch::Sender<Head>,
+}
+
+/// Where a run's log ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Head {
+    pub seq: u64,
+    pub finished: bool,
+}
+
+impl LiveRun {
+    fn new(id: String, project: String, flow: String) -> LiveRun {
+        LiveRun {
+            id,
+            project,
+            flow,
+            log: Mutex::new(Vec::new()),
+            head: watch::Sender::new(Head::default()),
+        }
+    }
+
+    /// Appends one event (the executor's sink). Never blocks on readers.
+    pub fn push(&self, event: Arc<RunEvent>) {
+        let finished = matches!(
+            event.body,
+            weft_editor_protocol::events::EventBody::RunFinished(_)
+        );
+        let seq = event.seq;
+        if let Ok(mut log) = self.log.lock() {
+            log.push(event);
+        }
+        self.head.send_replace(Head { seq, finished });
+    }
+
+    /// The events with `seq > after`, at most `limit` of them.
+    pub fn events_after(&self, after: u64, limit: usize) -> Vec<Arc<RunEvent>> {
+        let Ok(log) = self.log.lock() else {
+            return Vec::new();
+        };
+        // seq n is at index n - 1 (the emitter numbers from 1, no gaps).
+        let start = usize::try_from(after).unwrap_or(usize::MAX).min(log.len());
+        log[start..].iter().take(limit).cloned().collect()
+    }
+
+    pub fn head(&self) -> Head {
+        *self.head.borrow()
+    }
+
+    /// A receiver that wakes whenever the log grows.
+    pub fn watch(&self) -> watch::Receiver<Head> {
+        self.head.subscribe()
+    }
+}
+
+/// A run that just started, for flow and project subscriptions.
+#[derive(Debug, Clone)]
+pub struct Started(pub Arc<LiveRun>);
+
+/// Every live run of this server.
+#[derive(Debug)]
+pub struct Hub {
+    runs: Mutex<HashMap<String, Arc<LiveRun>>>,
+    started: broadcast::Sender<Started>,
+}
+
+impl Default for Hub {
+    fn default() -> Self {
+        Hub {
+            runs: Mutex::new(HashMap::new()),
+            started: broadcast::channel(1024).0,
+        }
+    }
+}
+
+impl Hub {
+    /// Registers a run before its first event.
+    pub fn begin(&self, id: &str, project: &str, flow: &str) -> Arc<LiveRun> {
+        let run = Arc::new(LiveRun::new(id.into(), project.into(), flow.into()));
+        if let Ok(mut runs) = self.runs.lock() {
+            runs.insert(id.to_string(), run.clone());
+        }
+        // Nobody listening is fine.
+        let _ = self.started.send(Started(run.clone()));
+        run
+    }
+
+    pub fn get(&self, id: &str) -> Option<Arc<LiveRun>> {
+        self.runs.lock().ok().and_then(|r| r.get(id).cloned())
+    }
+
+    /// Forgets a finished run after [`LINGER`] (its events are stored).
+    pub fn retire(self: &Arc<Self>, id: &str) {
+        let hub = Arc::downgrade(self);
+        let id = id.to_string();
+        tokio::spawn(async move {
+            tokio::time::sleep(LINGER).await;
+            if let Some(hub) = hub.upgrade()
+                && let Ok(mut runs) = hub.runs.lock()
+            {
+                runs.remove(&id);
+            }
+        });
+    }
+
+    /// New runs from now on.
+    pub fn subscribe_started(&self) -> broadcast::Receiver<Started> {
+        self.started.subscribe()
+    }
+
+    /// How many runs are in memory (metrics).
+    pub fn len(&self) -> usize {
+        self.runs.lock().map(|r| r.len()).unwrap_or(0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use weft_editor_protocol::events::{EventBody, NodeSkipped};
+
+    fn ev(seq: u64) -> Arc<RunEvent> {
+        Arc::new(RunEvent {
+            run: "r".into(),
+            seq,
+            ts_ms: 0,
+            frame: None,
+            body: EventBody::NodeSkipped(NodeSkipped {
+                node: "n".into(),
+                reason: String::new(),
+            }),
+        })
+    }
+
+    #[tokio::test]
+    async fn cursors_read_after_a_seq_and_wake_on_growth() {
+        let hub = Hub::default();
+        let run = hub.begin("r", "p", "f");
+        let mut watch = run.watch();
+        for seq in 1..=5 {
+            run.push(ev(seq));
+        }
+        let seqs: Vec<u64> = run.events_after(2, 10).iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, [3, 4, 5]);
+        assert_eq!(run.events_after(4, 10).len(), 1);
+        assert!(run.events_after(9, 10).is_empty());
+        assert_eq!(run.events_after(0, 2).len(), 2);
+        watch.changed().await.unwrap();
+        assert_eq!(watch.borrow_and_update().seq, 5);
+        assert!(hub.get("r").is_some());
+    }
+}

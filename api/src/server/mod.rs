@@ -1,0 +1,139 @@
+//! `weft serve`: the management REST API and the editor websocket, on axum.
+//!
+//! ## Layout
+//! - this module: [`ServerConfig`], the shared [`AppState`], [`app`] (the
+//!   axum `Router`, also used in-process by tests) and [`start`] (store,
+//!   recovery, admin token, listener, graceful shutdown).
+//! - [`routes`]: one module per resource (projects, flows, runs, secrets,
+//!   tokens, nodes, health); [`openapi`]: `/v1/openapi.json`.
+//! - [`auth`]: bearer tokens and scopes; [`error`]: the error body.
+//! - [`runner`]: starting, storing, cancelling and draining runs;
+//!   [`launch`]: editor/REST requests to runs (pins, start-from, stop-at).
+//! - [`hub`]: live runs' event logs; [`editor`]: the websocket session.
+//! - [`metrics`]: the `/metrics` counters.
+
+pub mod auth;
+pub mod editor;
+pub mod error;
+pub mod hub;
+pub mod launch;
+pub mod metrics;
+pub mod openapi;
+pub mod routes;
+pub mod runner;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use weft_runtime::Engine;
+
+use crate::store::Store;
+use hub::Hub;
+use metrics::Metrics;
+use runner::Runner;
+
+/// Settings of a server.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Output previews in events are cut above this many bytes (the full
+    /// value is served under `/v1/runs/{run}/nodes/{node}/outputs/{port}`).
+    pub preview_bytes: usize,
+    /// The largest websocket frame accepted; a larger one closes the
+    /// connection (1009).
+    pub max_frame_bytes: usize,
+    /// Events queued per websocket connection.
+    pub ws_queue: usize,
+    /// How long a subscription waits on a full queue before the client is
+    /// told it `lagged` and the subscription is dropped.
+    pub ws_stall: Duration,
+    /// The largest request body.
+    pub max_body_bytes: usize,
+    /// How long SIGTERM waits for running runs before cancelling them.
+    pub drain: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            preview_bytes: 4096,
+            max_frame_bytes: 1 << 20,
+            ws_queue: 1024,
+            ws_stall: Duration::from_secs(5),
+            max_body_bytes: 4 << 20,
+            drain: Duration::from_secs(30),
+        }
+    }
+}
+
+/// What every handler shares; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub runner: Runner,
+    pub hub: Arc<Hub>,
+    pub metrics: Arc<Metrics>,
+    pub config: Arc<ServerConfig>,
+    /// Cancelled once runs are drained on shutdown: websockets close.
+    pub closing: CancellationToken,
+}
+
+impl AppState {
+    pub fn new(engine: Engine, store: Store, config: ServerConfig) -> AppState {
+        let hub = Arc::new(Hub::default());
+        let metrics = Arc::new(Metrics::default());
+        let runner = Runner::new(
+            engine,
+            store.clone(),
+            hub.clone(),
+            metrics.clone(),
+            config.preview_bytes,
+        );
+        AppState {
+            store,
+            runner,
+            hub,
+            metrics,
+            config: Arc::new(config),
+            closing: CancellationToken::new(),
+        }
+    }
+}
+
+/// The whole HTTP surface.
+pub fn app(state: AppState) -> Router {
+    let limit = state.config.max_body_bytes;
+    routes::router()
+        .route("/v1/editor", axum::routing::get(editor::upgrade))
+        .route("/v1/openapi.json", axum::routing::get(openapi::document))
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state)
+}
+
+/// Serves `state` on `listener` until `shutdown` resolves, then drains runs
+/// (up to [`ServerConfig::drain`]).
+pub async fn serve(
+    state: AppState,
+    listener: TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let runner = state.runner.clone();
+    let closing = state.closing.clone();
+    let drain = state.config.drain;
+    let router = app(state);
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        tracing::info!("shutting down: draining runs");
+        runner.drain(drain).await;
+        closing.cancel();
+    })
+    .await
+}

@@ -1,0 +1,398 @@
+//! Starting, following, cancelling and draining runs.
+//!
+//! [`Runner::start`] records the run (`running`), registers it with the
+//! [`Hub`] and spawns it. Its events go two ways from the executor's sink,
+//! neither of which can block the run: into the hub's in-memory log (for
+//! websocket subscribers) and through an unbounded channel to a writer task
+//! that appends them to the store in batches. When the run ends, the writer
+//! is flushed, the node records (full values) are written, and only then is
+//! the run marked finished: a finished run always has all its events and
+//! records, and a run cut off by a crash stays `running` until the next
+//! start marks it `failed: interrupted`.
+//!
+//! Compiled plans are cached by flow content hash, so a published flow is
+//! validated and compiled once.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Map, Value};
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use weft_editor_protocol::events::{EventBody, RunEvent};
+use weft_runtime::executor::{NodeValues, new_run_id};
+use weft_runtime::plan::Plan;
+use weft_runtime::{Engine, EngineError, EventSink, RunOptions, RunOutcome};
+
+use super::error::ApiError;
+use super::hub::{Hub, LiveRun};
+use super::metrics::Metrics;
+use crate::store::{NewRun, NodeRecord, NodeStatus, RunFinish, Store, content_hash};
+
+/// Events appended per store call at most.
+const WRITE_BATCH: usize = 256;
+
+/// What to run.
+#[derive(Debug, Clone, Default)]
+pub struct RunRequest {
+    pub project: String,
+    pub flow: String,
+    /// The stored version, or `None` for a draft.
+    pub version: Option<String>,
+    /// The flow document (the version's, or the draft).
+    pub document: Value,
+    pub stage: Option<String>,
+    /// `api`, `editor`, `http`.
+    pub trigger: String,
+    pub inputs: Map<String, Value>,
+    pub pinned: HashMap<String, Map<String, Value>>,
+    pub only: Option<HashSet<String>>,
+}
+
+/// A started run.
+#[derive(Debug)]
+pub struct Started {
+    pub id: String,
+    pub live: Arc<LiveRun>,
+    /// Resolves when the run has ended and is stored.
+    pub done: oneshot::Receiver<RunOutcome>,
+}
+
+/// The server's runs.
+#[derive(Debug, Clone)]
+pub struct Runner {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    engine: Engine,
+    store: Store,
+    hub: Arc<Hub>,
+    metrics: Arc<Metrics>,
+    plans: Mutex<HashMap<String, Arc<Plan>>>,
+    cancels: Mutex<HashMap<String, CancellationToken>>,
+    tracker: TaskTracker,
+    draining: AtomicBool,
+    preview_limit: usize,
+}
+
+/// Plans kept compiled, at most.
+const PLAN_CACHE: usize = 512;
+
+impl Runner {
+    pub fn new(
+        engine: Engine,
+        store: Store,
+        hub: Arc<Hub>,
+        metrics: Arc<Metrics>,
+        preview_limit: usize,
+    ) -> Runner {
+        Runner {
+            inner: Arc::new(Inner {
+                engine,
+                store,
+                hub,
+                metrics,
+                plans: Mutex::new(HashMap::new()),
+                cancels: Mutex::new(HashMap::new()),
+                tracker: TaskTracker::new(),
+                draining: AtomicBool::new(false),
+                preview_limit,
+            }),
+        }
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+
+    /// Validates and compiles a document (cached by content hash).
+    pub async fn plan(&self, document: &Value) -> Result<Arc<Plan>, ApiError> {
+        let hash = content_hash(document);
+        if let Some(plan) = self
+            .inner
+            .plans
+            .lock()
+            .ok()
+            .and_then(|p| p.get(&hash).cloned())
+        {
+            return Ok(plan);
+        }
+        let engine = &self.inner.engine;
+        let text = document.to_string();
+        let plan = match engine.compile_text(&text).await {
+            Ok(plan) => plan,
+            Err(EngineError::Invalid(diags)) => return Err(ApiError::invalid_flow(&diags)),
+            Err(e) => return Err(ApiError::internal(e.to_string())),
+        };
+        if let Ok(mut plans) = self.inner.plans.lock() {
+            if plans.len() >= PLAN_CACHE {
+                plans.clear();
+            }
+            plans.insert(hash, plan.clone());
+        }
+        Ok(plan)
+    }
+
+    /// Records and starts a run.
+    pub async fn start(&self, request: RunRequest) -> Result<Started, ApiError> {
+        if self.inner.draining.load(Ordering::Acquire) {
+            return Err(ApiError::unavailable(
+                "the server is shutting down and starts no new runs",
+            ));
+        }
+        let plan = self.plan(&request.document).await?;
+        let id = new_run_id();
+        self.inner
+            .store
+            .create_run(NewRun {
+                id: id.clone(),
+                project: request.project.clone(),
+                flow: request.flow.clone(),
+                version: request.version.clone(),
+                document: request.version.is_none().then(|| request.document.clone()),
+                stage: request.stage.clone(),
+                trigger: request.trigger.clone(),
+                inputs: Value::Object(request.inputs.clone()),
+            })
+            .await?;
+        let live = self.inner.hub.begin(&id, &request.project, &request.flow);
+        let cancel = CancellationToken::new();
+        if let Ok(mut cancels) = self.inner.cancels.lock() {
+            cancels.insert(id.clone(), cancel.clone());
+        }
+        let (writer_tx, writer_rx) = mpsc::unbounded_channel();
+        let sink = Arc::new(ServerSink {
+            live: live.clone(),
+            writer: writer_tx,
+        });
+        let mut opts = RunOptions::new(id.clone(), sink);
+        opts.cancel = cancel;
+        opts.preview_limit = self.inner.preview_limit;
+        opts.pinned = request.pinned;
+        opts.only = request.only;
+        opts.record_values = true;
+        let (done_tx, done_rx) = oneshot::channel();
+        let inner = self.inner.clone();
+        let run_id = id.clone();
+        let writer =
+            self.inner
+                .tracker
+                .spawn(write_events(inner.store.clone(), run_id.clone(), writer_rx));
+        self.inner.metrics.run_started();
+        self.inner.tracker.spawn(async move {
+            let started = Instant::now();
+            let outcome = inner.engine.run(plan, request.inputs, opts).await;
+            // The sink (and its sender) is gone with the run: the writer
+            // drains what is left and stops.
+            let events = writer.await.unwrap_or_default();
+            let records = node_records(&events, &outcome.nodes);
+            inner
+                .metrics
+                .run_finished(&outcome, &records, started.elapsed());
+            for record in &records {
+                if let Err(e) = inner.store.upsert_node_record(&run_id, record).await {
+                    tracing::warn!(run = %run_id, error = %e, "storing a node record failed");
+                }
+            }
+            let finish = RunFinish {
+                status: outcome.status.into(),
+                outputs: Some(Value::Object(outcome.outputs.clone().into_iter().collect())),
+                error: outcome
+                    .error
+                    .as_ref()
+                    .and_then(|e| serde_json::to_value(e).ok()),
+                finished_at: crate::store::now_ms(),
+                duration_ms: outcome.duration.as_secs_f64() * 1000.0,
+            };
+            if let Err(e) = inner.store.finish_run(&run_id, finish).await {
+                tracing::warn!(run = %run_id, error = %e, "storing the end of a run failed");
+            }
+            if let Ok(mut cancels) = inner.cancels.lock() {
+                cancels.remove(&run_id);
+            }
+            inner.hub.retire(&run_id);
+            let _ = done_tx.send(outcome);
+        });
+        Ok(Started {
+            id,
+            live,
+            done: done_rx,
+        })
+    }
+
+    /// Cancels a run of this server; false if it is not running here.
+    pub fn cancel(&self, id: &str) -> bool {
+        match self
+            .inner
+            .cancels
+            .lock()
+            .ok()
+            .and_then(|c| c.get(id).cloned())
+        {
+            Some(token) => {
+                token.cancel();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// How many runs are in flight.
+    pub fn running(&self) -> usize {
+        self.inner.cancels.lock().map(|c| c.len()).unwrap_or(0)
+    }
+
+    /// Stops starting runs, lets the running ones finish for up to
+    /// `deadline`, cancels the rest and waits until they are stored.
+    pub async fn drain(&self, deadline: Duration) {
+        self.inner.draining.store(true, Ordering::Release);
+        self.inner.tracker.close();
+        if tokio::time::timeout(deadline, self.inner.tracker.wait())
+            .await
+            .is_err()
+        {
+            let tokens: Vec<CancellationToken> = self
+                .inner
+                .cancels
+                .lock()
+                .map(|c| c.values().cloned().collect())
+                .unwrap_or_default();
+            tracing::warn!(
+                runs = tokens.len(),
+                "drain deadline passed; cancelling runs"
+            );
+            for token in tokens {
+                token.cancel();
+            }
+            self.inner.tracker.wait().await;
+        }
+    }
+}
+
+/// The executor's sink: the hub's log and the store writer.
+struct ServerSink {
+    live: Arc<LiveRun>,
+    writer: mpsc::UnboundedSender<Arc<RunEvent>>,
+}
+
+impl EventSink for ServerSink {
+    fn send(&self, event: RunEvent) {
+        let event = Arc::new(event);
+        self.live.push(event.clone());
+        // The writer only stops after the sink is dropped.
+        let _ = self.writer.send(event);
+    }
+}
+
+/// Appends a run's events to the store in batches; returns them all (for
+/// the node records). A failed write is retried a few times, then logged.
+async fn write_events(
+    store: Store,
+    run: String,
+    mut rx: mpsc::UnboundedReceiver<Arc<RunEvent>>,
+) -> Vec<Arc<RunEvent>> {
+    let mut all = Vec::new();
+    let mut batch: Vec<RunEvent> = Vec::with_capacity(WRITE_BATCH);
+    while let Some(first) = rx.recv().await {
+        batch.clear();
+        batch.push((*first).clone());
+        all.push(first);
+        while batch.len() < WRITE_BATCH {
+            match rx.try_recv() {
+                Ok(e) => {
+                    batch.push((*e).clone());
+                    all.push(e);
+                }
+                Err(_) => break,
+            }
+        }
+        let mut delay = Duration::from_millis(50);
+        for attempt in 1..=5 {
+            match store.append_events(&run, &batch).await {
+                Ok(()) => break,
+                Err(e) if attempt < 5 && e.is_unavailable() => {
+                    tokio::time::sleep(delay).await;
+                    delay *= 2;
+                }
+                Err(e) => {
+                    tracing::error!(run = %run, error = %e, events = batch.len(), "storing run events failed");
+                    break;
+                }
+            }
+        }
+    }
+    all
+}
+
+/// Per-node records from a run's events and recorded values.
+fn node_records(
+    events: &[Arc<RunEvent>],
+    values: &indexmap::IndexMap<String, NodeValues>,
+) -> Vec<NodeRecord> {
+    let mut records: indexmap::IndexMap<String, NodeRecord> = indexmap::IndexMap::new();
+    let entry = |records: &mut indexmap::IndexMap<String, NodeRecord>, node: &str| {
+        records
+            .entry(node.to_string())
+            .or_insert_with(|| NodeRecord {
+                node: node.to_string(),
+                status: NodeStatus::Running,
+                attempts: 0,
+                started_at: None,
+                duration_ms: None,
+                inputs: None,
+                outputs: None,
+                error: None,
+            })
+            .node
+            .clone()
+    };
+    for event in events {
+        let Some(node) = event.body.node() else {
+            continue;
+        };
+        let key = entry(&mut records, node);
+        let Some(r) = records.get_mut(&key) else {
+            continue;
+        };
+        match &event.body {
+            EventBody::NodeStarted(s) => {
+                r.attempts = s.attempt;
+                r.started_at.get_or_insert(event.ts_ms as i64);
+            }
+            EventBody::NodeFinished(f) => {
+                r.status = NodeStatus::Succeeded;
+                r.attempts = f.attempts;
+                r.duration_ms = Some(f.duration_ms);
+                r.started_at.get_or_insert(event.ts_ms as i64);
+            }
+            EventBody::NodeFailed(f) if !f.will_retry => {
+                r.status = if f.error.code == "cancelled" {
+                    NodeStatus::Cancelled
+                } else {
+                    NodeStatus::Failed
+                };
+                if f.handled {
+                    r.status = NodeStatus::Failed;
+                }
+                r.attempts = r.attempts.max(f.attempt);
+                r.duration_ms = Some(f.duration_ms);
+                r.error = serde_json::to_value(&f.error).ok();
+            }
+            EventBody::NodeSkipped(_) => r.status = NodeStatus::Skipped,
+            _ => {}
+        }
+    }
+    for (node, v) in values {
+        let key = entry(&mut records, node);
+        if let Some(r) = records.get_mut(&key) {
+            r.inputs = Some(Value::Object(v.inputs.clone()));
+            r.outputs = Some(Value::Object(v.outputs.clone()));
+        }
+    }
+    records.into_values().collect()
+}

@@ -1,0 +1,211 @@
+//! `weft serve` in-process: the REST API through `oneshot` and the editor
+//! websocket through a real listener with tokio-tungstenite. Every test
+//! runs twice, on SQLite (a temporary file) and on PostgreSQL (a fresh
+//! database on `WEFT_TEST_POSTGRES_URL`, default
+//! `postgres://postgres@127.0.0.1:5432/test`, dropped afterwards); when
+//! PostgreSQL is unreachable the PostgreSQL half fails saying how to start
+//! it.
+//!
+//! Layout: this file holds the harness; `rest.rs` and `editor.rs` the
+//! tests.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+mod editor;
+mod rest;
+
+use std::future::Future;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use serde_json::Value;
+use sqlx::{Connection, PgConnection};
+use tower::ServiceExt;
+use weft::server::{AppState, ServerConfig, app};
+use weft::store::{Scope, SecretKey, Store};
+use weft_runtime::host::HostConfig;
+use weft_runtime::{Engine, EngineConfig};
+
+const DEFAULT_PG: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+/// One test's server state, its admin token, and what keeps its database.
+#[allow(missing_debug_implementations)]
+pub struct Bed {
+    pub state: AppState,
+    pub admin: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Bed {
+    /// One request through the router; the JSON answer (or `null`).
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = Request::builder().method(method).uri(path);
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        let body = match body {
+            Some(v) => {
+                req = req.header("content-type", "application/json");
+                Body::from(v.to_string())
+            }
+            None => Body::empty(),
+        };
+        let res = app(self.state.clone())
+            .oneshot(req.body(body).unwrap())
+            .await
+            .unwrap();
+        let status = res.status();
+        let bytes = axum::body::to_bytes(res.into_body(), 16 << 20)
+            .await
+            .unwrap();
+        let value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        (status, value)
+    }
+
+    /// As admin.
+    pub async fn admin(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        self.call(method, path, Some(&self.admin.clone()), body)
+            .await
+    }
+
+    /// A token with `scopes`.
+    pub async fn token(&self, scopes: &[Scope]) -> String {
+        self.state
+            .store
+            .create_token("test", scopes)
+            .await
+            .unwrap()
+            .1
+    }
+}
+
+async fn engine() -> Engine {
+    let cache = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("weft-component-cache");
+    Engine::new(EngineConfig {
+        host: HostConfig {
+            cache_dir: Some(cache),
+            ..HostConfig::default()
+        },
+        test_guests: true,
+        ..EngineConfig::default()
+    })
+    .await
+    .expect("engine")
+}
+
+async fn bed(store: Store, config: ServerConfig, dir: Option<tempfile::TempDir>) -> Bed {
+    let store = store.with_secret_key(SecretKey::generate().unwrap());
+    let (_, admin) = store.create_token("admin", &[Scope::Admin]).await.unwrap();
+    Bed {
+        state: AppState::new(engine().await, store, config),
+        admin,
+        _dir: dir,
+    }
+}
+
+pub async fn on_sqlite<F, Fut>(config: ServerConfig, test: F)
+where
+    F: FnOnce(Bed) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("weft.db").display());
+    let store = Store::open(&url).await.unwrap();
+    test(bed(store, config, Some(dir)).await).await;
+}
+
+fn pg_url() -> String {
+    std::env::var("WEFT_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_PG.to_string())
+}
+
+pub async fn on_postgres<F, Fut>(config: ServerConfig, test: F)
+where
+    F: FnOnce(Bed) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let admin_url = pg_url();
+    let mut admin = PgConnection::connect(&admin_url).await.unwrap_or_else(|e| {
+        panic!(
+            "PostgreSQL is not reachable at {admin_url}: {e}\n\
+             These tests also run on PostgreSQL. Start the machine's server with\n  \
+             pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start\n\
+             or point WEFT_TEST_POSTGRES_URL at one (user with CREATE DATABASE rights)."
+        )
+    });
+    let mut b = [0u8; 6];
+    getrandom::fill(&mut b).unwrap();
+    let name = format!("weft_s_{}", hex::encode(b));
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let base = admin_url.split('?').next().unwrap_or(&admin_url);
+    let url = format!("{}/{name}", &base[..base.rfind('/').unwrap()]);
+    let store = Store::open(&url).await.unwrap();
+    let outcome = tokio::spawn(test(bed(store, config, None).await)).await;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+    )))
+    .execute(&mut admin)
+    .await
+    .unwrap();
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+/// Runs each listed `async fn(Bed)` on both databases (`name::sqlite`,
+/// `name::postgres`), optionally with a [`ServerConfig`].
+macro_rules! both {
+    ($($module:ident :: $name:ident $(with $config:expr)?),* $(,)?) => {$(
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            fn config() -> weft::server::ServerConfig {
+                None$(.or(Some($config)))?.unwrap_or_default()
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::on_sqlite(config(), super::$module::$name).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::on_postgres(config(), super::$module::$name).await
+            }
+        }
+    )*};
+}
+
+both!(
+    rest::auth_is_enforced,
+    rest::projects_and_flow_versions,
+    rest::invalid_flows_get_every_diagnostic,
+    rest::publish_unpublish_and_rollback,
+    rest::runs_sync_async_and_history,
+    rest::secrets_are_write_only,
+    rest::openapi_lists_every_route,
+    editor::handshake,
+    editor::draft_run_streams_every_event_in_order,
+    editor::reconnect_with_after_seq_has_no_gaps_or_duplicates,
+    editor::bad_frames_get_errors_and_keep_the_connection,
+    editor::oversize_frames_close_with_a_reason
+        with weft::server::ServerConfig { max_frame_bytes: 4096, ..Default::default() },
+    editor::pinned_start_from_and_stop_at,
+    editor::slow_clients_get_lagged_and_resync
+        with weft::server::ServerConfig {
+            ws_queue: 4,
+            ws_stall: std::time::Duration::from_millis(200),
+            ..Default::default()
+        },
+);
