@@ -79,6 +79,9 @@ pub struct RunEmitter {
     frame: Option<String>,
     seq: Mutex<u64>,
     sink: Arc<dyn EventSink>,
+    /// The secrets this run's flow reads (`secrets` capability), when they
+    /// are not the host's (a server's per-project secrets).
+    secrets: Option<Arc<crate::capabilities::Secrets>>,
 }
 
 impl std::fmt::Debug for RunEmitter {
@@ -97,7 +100,20 @@ impl RunEmitter {
             frame: None,
             seq: Mutex::new(0),
             sink,
+            secrets: None,
         }
+    }
+
+    /// This run's flow reads its secrets from `secrets` instead of the
+    /// host's.
+    pub fn with_secrets(mut self, secrets: Option<Arc<crate::capabilities::Secrets>>) -> Self {
+        self.secrets = secrets;
+        self
+    }
+
+    /// The run's own secrets, if it has them.
+    pub fn secrets(&self) -> Option<&Arc<crate::capabilities::Secrets>> {
+        self.secrets.as_ref()
     }
 
     pub fn run_id(&self) -> &str {

@@ -11,7 +11,9 @@
 //! start marks it `failed: interrupted`.
 //!
 //! Compiled plans are cached by flow content hash, so a published flow is
-//! validated and compiled once.
+//! validated and compiled once. A flow that reads secrets gets its
+//! project's (for the run's stage, else the project-wide ones), never the
+//! server's own.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -23,6 +25,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use weft_editor_protocol::events::{EventBody, RunEvent};
+use weft_runtime::capabilities::Secrets;
 use weft_runtime::executor::{NodeValues, new_run_id};
 use weft_runtime::plan::Plan;
 use weft_runtime::{Engine, EngineError, EventSink, RunOptions, RunOutcome};
@@ -146,6 +149,20 @@ impl Runner {
             ));
         }
         let plan = self.plan(&request.document).await?;
+        // The project's secrets (for the stage), only for flows that read any.
+        let secrets = if plan.grants.secrets.is_empty() {
+            None
+        } else {
+            let values = self
+                .inner
+                .store
+                .resolve_secrets(&request.project, request.stage.as_deref())
+                .await?;
+            let secrets = values
+                .into_iter()
+                .fold(Secrets::none(), |s, (name, value)| s.with(name, value));
+            Some(Arc::new(secrets))
+        };
         let id = new_run_id();
         self.inner
             .store
@@ -176,6 +193,7 @@ impl Runner {
         opts.pinned = request.pinned;
         opts.only = request.only;
         opts.record_values = true;
+        opts.secrets = secrets;
         let (done_tx, done_rx) = oneshot::channel();
         let inner = self.inner.clone();
         let run_id = id.clone();

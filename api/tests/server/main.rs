@@ -194,6 +194,7 @@ both!(
     rest::publish_unpublish_and_rollback,
     rest::runs_sync_async_and_history,
     rest::secrets_are_write_only,
+    rest::project_secrets_reach_runs_and_never_leak,
     rest::openapi_lists_every_route,
     editor::handshake,
     editor::draft_run_streams_every_event_in_order,

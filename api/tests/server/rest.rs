@@ -438,3 +438,101 @@ pub async fn openapi_lists_every_route(bed: Bed) {
         }
     }
 }
+
+/// A local server that answers the `authorization` header it received.
+async fn echo_server() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use axum::http::HeaderMap;
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let app = axum::Router::new().route(
+        "/echo",
+        axum::routing::get(move |headers: HeaderMap| {
+            let log = log.clone();
+            async move {
+                let auth = headers
+                    .get("authorization")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_string();
+                log.lock().unwrap().push(auth.clone());
+                axum::Json(json!({ "auth": auth }))
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://{addr}"), seen)
+}
+
+pub async fn project_secrets_reach_runs_and_never_leak(bed: Bed) {
+    project(&bed, "demo").await;
+    let (base, seen) = echo_server().await;
+    let flow = json!({"weft": 1, "name": "secret",
+        "capabilities": {"http": [base], "secrets": ["API_TOKEN"]},
+        "nodes": [{"id": "get", "type": "http.request", "config": {
+            "url": format!("{base}/echo"),
+            "headers": {"authorization": "Bearer {{ secret.API_TOKEN }}"}}}],
+        "outputs": {"body": "get.body"}});
+    let path = "/v1/projects/demo/flows/secret";
+    bed.admin("PUT", path, Some(flow)).await;
+    // Not set yet: the run fails, naming the secret.
+    let (_, run) = bed
+        .admin("POST", &format!("{path}/runs"), Some(json!({})))
+        .await;
+    assert_eq!(run["status"], "failed", "{run}");
+    assert!(
+        run["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("API_TOKEN"),
+        "{run}"
+    );
+    // Project-wide, and a different value for `prod`.
+    for (stage, value) in [
+        (None, "project-wide-s3cret"),
+        (Some("prod"), "prod-only-s3cret"),
+    ] {
+        let mut body = json!({"value": value});
+        if let Some(stage) = stage {
+            body["stage"] = json!(stage);
+        }
+        let (status, _) = bed
+            .admin("PUT", "/v1/projects/demo/secrets/API_TOKEN", Some(body))
+            .await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+    }
+    bed.admin(
+        "POST",
+        &format!("{path}/publish"),
+        Some(json!({"stage": "prod"})),
+    )
+    .await;
+    let (_, plain) = bed
+        .admin("POST", &format!("{path}/runs"), Some(json!({})))
+        .await;
+    assert_eq!(plain["status"], "succeeded", "{plain}");
+    let (_, prod) = bed
+        .admin(
+            "POST",
+            &format!("{path}/runs"),
+            Some(json!({"stage": "prod"})),
+        )
+        .await;
+    assert_eq!(prod["status"], "succeeded", "{prod}");
+    assert_eq!(
+        *seen.lock().unwrap(),
+        ["Bearer project-wide-s3cret", "Bearer prod-only-s3cret"]
+    );
+    // Nothing the server stored or answers holds either value.
+    for run in [&plain, &prod] {
+        let id = run["run"].as_str().unwrap();
+        let (_, record) = bed.admin("GET", &format!("/v1/runs/{id}"), None).await;
+        let (_, events) = bed
+            .admin("GET", &format!("/v1/runs/{id}/events"), None)
+            .await;
+        let everything = format!("{run}{record}{events}");
+        assert!(!everything.contains("s3cret"), "{everything}");
+        assert!(everything.contains("[redacted]"));
+    }
+}

@@ -265,11 +265,18 @@ impl secrets::Host for NodeState {
                 "secrets are only available while a node runs".into(),
             ));
         };
-        let value = self.services.secrets.get(&name).ok_or_else(|| {
-            CapabilityError::NotFound(format!(
-                "secret `{name}` is not set (set WEFT_SECRET_{name}, add it to the secrets file, or pass --secret {name}=...)"
-            ))
-        })?;
+        let value = match events.emitter.secrets() {
+            Some(own) => crate::capabilities::secrets::SecretSource::get(own.as_ref(), &name).ok_or_else(|| {
+                CapabilityError::NotFound(format!(
+                    "secret `{name}` is not set for this project and stage (set it with PUT /v1/projects/PROJECT/secrets/{name})"
+                ))
+            })?,
+            None => self.services.secrets.get(&name).ok_or_else(|| {
+                CapabilityError::NotFound(format!(
+                    "secret `{name}` is not set (set WEFT_SECRET_{name}, add it to the secrets file, or pass --secret {name}=...)"
+                ))
+            })?,
+        };
         events.emitter.redactor().add(&value);
         Ok(value)
     }

@@ -79,6 +79,9 @@ pub struct RunOptions {
     pub only: Option<HashSet<String>>,
     /// Keep each node's full inputs and outputs in [`RunOutcome::nodes`].
     pub record_values: bool,
+    /// The secrets the flow reads (`secrets` capability) in this run; the
+    /// host's when `None`. (LLM provider keys always come from the host.)
+    pub secrets: Option<Arc<crate::capabilities::Secrets>>,
 }
 
 impl std::fmt::Debug for RunOptions {
@@ -99,6 +102,7 @@ impl RunOptions {
             pinned: HashMap::new(),
             only: None,
             record_values: false,
+            secrets: None,
         }
     }
 }
@@ -145,7 +149,9 @@ pub fn new_run_id() -> String {
 /// bad input: invalid flow inputs end the run as `failed` with code `input`.
 pub async fn execute(plan: Arc<Plan>, inputs: Map<String, Value>, opts: RunOptions) -> RunOutcome {
     let started = Instant::now();
-    let emitter = Arc::new(RunEmitter::new(opts.run_id.clone(), opts.sink.clone()));
+    let emitter = Arc::new(
+        RunEmitter::new(opts.run_id.clone(), opts.sink.clone()).with_secrets(opts.secrets.clone()),
+    );
     emitter.emit(EventBody::RunStarted(RunStarted {
         flow: plan.flow.clone(),
         nodes: plan
