@@ -15,7 +15,7 @@ use anyhow::Context;
 use clap::Args;
 use weft::server::auth::{AdminToken, bootstrap_admin};
 use weft::server::{AppState, ServerConfig, serve};
-use weft::store::{SecretKey, Store, default_database_url};
+use weft::store::{RetentionPolicy, SecretKey, Store, default_database_url};
 
 use super::common::{NodeOptions, engine};
 
@@ -52,6 +52,12 @@ pub struct ServeArgs {
     /// How long SIGTERM lets running runs finish before cancelling them.
     #[arg(long = "drain-secs", value_name = "SECS", default_value_t = 30)]
     pub drain_secs: u64,
+    /// Keep at most this many runs per flow (the newest); default: all.
+    #[arg(long = "keep-runs", value_name = "N", env = "WEFT_KEEP_RUNS")]
+    pub keep_runs: Option<u32>,
+    /// Delete runs older than this many days; default: never.
+    #[arg(long = "keep-days", value_name = "DAYS", env = "WEFT_KEEP_DAYS")]
+    pub keep_days: Option<u32>,
     #[command(flatten)]
     pub nodes: NodeOptions,
 }
@@ -95,6 +101,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let config = ServerConfig {
         preview_bytes: args.preview_bytes,
         drain: Duration::from_secs(args.drain_secs),
+        retention: RetentionPolicy {
+            max_runs: args.keep_runs,
+            max_age: args
+                .keep_days
+                .map(|d| Duration::from_secs(u64::from(d) * 86_400)),
+        },
         ..ServerConfig::default()
     };
     let state = AppState::new(engine, store, config);

@@ -32,7 +32,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use weft_runtime::Engine;
 
-use crate::store::Store;
+use crate::store::{RetentionPolicy, Store};
 use hub::Hub;
 use metrics::Metrics;
 use runner::Runner;
@@ -55,6 +55,8 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// How long SIGTERM waits for running runs before cancelling them.
     pub drain: Duration,
+    /// Run history kept per flow.
+    pub retention: RetentionPolicy,
 }
 
 impl Default for ServerConfig {
@@ -66,6 +68,7 @@ impl Default for ServerConfig {
             ws_stall: Duration::from_secs(5),
             max_body_bytes: 4 << 20,
             drain: Duration::from_secs(30),
+            retention: RetentionPolicy::default(),
         }
     }
 }
@@ -92,6 +95,7 @@ impl AppState {
             hub.clone(),
             metrics.clone(),
             config.preview_bytes,
+            config.retention,
         );
         AppState {
             store,
@@ -123,6 +127,26 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let runner = state.runner.clone();
     let closing = state.closing.clone();
+    // Age limits apply to idle flows too.
+    if !state.config.retention.is_unlimited() {
+        let (store, policy, stop) = (
+            state.store.clone(),
+            state.config.retention,
+            state.closing.clone(),
+        );
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(3600));
+            loop {
+                tokio::select! {
+                    _ = every.tick() => {}
+                    () = stop.cancelled() => break,
+                }
+                if let Err(e) = store.prune_all(&policy).await {
+                    tracing::warn!(error = %e, "pruning run history failed");
+                }
+            }
+        });
+    }
     let drain = state.config.drain;
     let router = app(state);
     axum::serve(

@@ -10,6 +10,10 @@
 //! records, and a run cut off by a crash stays `running` until the next
 //! start marks it `failed: interrupted`.
 //!
+//! After each run, the flow's history is pruned to the server's
+//! [`RetentionPolicy`] (count and/or age, per flow); `weft serve` also
+//! sweeps every flow hourly so that age limits apply to idle flows.
+//!
 //! Compiled plans are cached by flow content hash, so a published flow is
 //! validated and compiled once. A flow that reads secrets gets its
 //! project's (for the run's stage, else the project-wide ones), never the
@@ -33,7 +37,9 @@ use weft_runtime::{Engine, EngineError, EventSink, RunOptions, RunOutcome};
 use super::error::ApiError;
 use super::hub::{Hub, LiveRun};
 use super::metrics::Metrics;
-use crate::store::{NewRun, NodeRecord, NodeStatus, RunFinish, Store, content_hash};
+use crate::store::{
+    NewRun, NodeRecord, NodeStatus, RetentionPolicy, RunFinish, Store, content_hash,
+};
 
 /// Events appended per store call at most.
 const WRITE_BATCH: usize = 256;
@@ -81,6 +87,7 @@ struct Inner {
     tracker: TaskTracker,
     draining: AtomicBool,
     preview_limit: usize,
+    retention: RetentionPolicy,
 }
 
 /// Plans kept compiled, at most.
@@ -93,6 +100,7 @@ impl Runner {
         hub: Arc<Hub>,
         metrics: Arc<Metrics>,
         preview_limit: usize,
+        retention: RetentionPolicy,
     ) -> Runner {
         Runner {
             inner: Arc::new(Inner {
@@ -105,6 +113,7 @@ impl Runner {
                 tracker: TaskTracker::new(),
                 draining: AtomicBool::new(false),
                 preview_limit,
+                retention,
             }),
         }
     }
@@ -197,6 +206,7 @@ impl Runner {
         let (done_tx, done_rx) = oneshot::channel();
         let inner = self.inner.clone();
         let run_id = id.clone();
+        let (project, flow) = (request.project.clone(), request.flow.clone());
         let writer =
             self.inner
                 .tracker
@@ -232,6 +242,12 @@ impl Runner {
             }
             if let Ok(mut cancels) = inner.cancels.lock() {
                 cancels.remove(&run_id);
+            }
+            // Keep the flow's history within the retention policy.
+            if !inner.retention.is_unlimited()
+                && let Err(e) = inner.store.prune(&project, &flow, &inner.retention).await
+            {
+                tracing::warn!(flow = %flow, error = %e, "pruning run history failed");
             }
             inner.hub.retire(&run_id);
             let _ = done_tx.send(outcome);

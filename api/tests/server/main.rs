@@ -196,6 +196,11 @@ both!(
     rest::secrets_are_write_only,
     rest::project_secrets_reach_runs_and_never_leak,
     rest::openapi_lists_every_route,
+    rest::retention_keeps_the_newest_runs
+        with weft::server::ServerConfig {
+            retention: weft::store::RetentionPolicy { max_runs: Some(2), max_age: None },
+            ..Default::default()
+        },
     editor::handshake,
     editor::draft_run_streams_every_event_in_order,
     editor::reconnect_with_after_seq_has_no_gaps_or_duplicates,

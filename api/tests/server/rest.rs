@@ -536,3 +536,41 @@ pub async fn project_secrets_reach_runs_and_never_leak(bed: Bed) {
         assert!(everything.contains("[redacted]"));
     }
 }
+
+pub async fn retention_keeps_the_newest_runs(bed: Bed) {
+    // The harness passes `retention: max_runs 2` for this test.
+    project(&bed, "demo").await;
+    let path = "/v1/projects/demo/flows/hello";
+    bed.admin("PUT", path, Some(hello())).await;
+    let mut ids = Vec::new();
+    for name in ["a", "b", "c", "d"] {
+        let (_, run) = bed
+            .admin(
+                "POST",
+                &format!("{path}/runs"),
+                Some(json!({"inputs": {"name": name}})),
+            )
+            .await;
+        ids.push(run["run"].as_str().unwrap().to_string());
+    }
+    // Pruning follows each run's end; give the last one a moment.
+    let mut left = Vec::new();
+    for _ in 0..50 {
+        let (_, list) = bed.admin("GET", "/v1/projects/demo/runs", None).await;
+        left = list["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].as_str().unwrap().to_string())
+            .collect();
+        if left.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(left, [ids[3].clone(), ids[2].clone()]);
+    let (status, _) = bed
+        .admin("GET", &format!("/v1/runs/{}/events", ids[0]), None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
