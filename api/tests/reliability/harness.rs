@@ -1,0 +1,459 @@
+//! The real `weft serve` as a child process, a tiny HTTP/1.1 client for
+//! it, and the databases it runs on (an SQLite file in a temporary data
+//! directory, or a fresh PostgreSQL database dropped afterwards).
+
+use std::future::Future;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use sqlx::{Connection, PgConnection};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// The admin token every test server imports from `WEFT_ADMIN_TOKEN`.
+pub const ADMIN: &str = "wft_reliability-admin-token";
+const DEFAULT_PG: &str = "postgres://postgres@127.0.0.1:5432/test";
+/// Longest a request may take before the test gives up on it.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Which database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A test's database and data directory.
+#[derive(Debug)]
+pub struct Db {
+    /// The server's data directory (the SQLite file, the secret key).
+    pub dir: tempfile::TempDir,
+    /// The fresh PostgreSQL database's name (PostgreSQL only).
+    pub pg_name: Option<String>,
+}
+
+impl Db {
+    /// `--database-url` for the server; `None` for the default SQLite file.
+    pub fn url(&self) -> Option<String> {
+        self.pg_name.as_ref().map(|name| pg_db_url(name, None))
+    }
+
+    /// The SQLite file (SQLite only).
+    pub fn sqlite_file(&self) -> PathBuf {
+        self.dir.path().join("weft.db")
+    }
+}
+
+fn pg_admin_url() -> String {
+    std::env::var("WEFT_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_PG.to_string())
+}
+
+/// The URL of database `name` on the test server, or through a proxy
+/// listening on 127.0.0.1:`port`.
+pub fn pg_db_url(name: &str, port: Option<u16>) -> String {
+    let admin = pg_admin_url();
+    let base = admin.split('?').next().unwrap_or(&admin).to_string();
+    let base = &base[..base.rfind('/').expect("a database in the URL")];
+    match port {
+        None => format!("{base}/{name}"),
+        Some(port) => {
+            let at = base
+                .rfind('@')
+                .map_or(base.find("://").unwrap() + 3, |a| a + 1);
+            format!("{}127.0.0.1:{port}/{name}", &base[..at])
+        }
+    }
+}
+
+/// The PostgreSQL server the tests use (host and port), for the proxy.
+pub fn pg_upstream() -> String {
+    let admin = pg_admin_url();
+    let rest = &admin[admin
+        .rfind('@')
+        .map_or(admin.find("://").unwrap() + 3, |a| a + 1)..];
+    let host = rest.split('/').next().unwrap_or("127.0.0.1:5432");
+    if host.contains(':') {
+        host.to_string()
+    } else {
+        format!("{host}:5432")
+    }
+}
+
+async fn pg_admin() -> PgConnection {
+    let url = pg_admin_url();
+    PgConnection::connect(&url).await.unwrap_or_else(|e| {
+        panic!(
+            "PostgreSQL is not reachable at {url}: {e}\n\
+             These tests also run on PostgreSQL. Start the machine's server with\n  \
+             pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start\n\
+             (or `bash tests/testbeds.sh start`), or point WEFT_TEST_POSTGRES_URL at one \
+             (a user with CREATE DATABASE rights)."
+        )
+    })
+}
+
+/// Runs `test` with a fresh data directory on `backend`; a PostgreSQL
+/// database is created for it and dropped afterwards, pass or fail.
+pub async fn with_db<F, Fut>(backend: Backend, test: F)
+where
+    F: FnOnce(Db) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let dir = tempfile::tempdir().unwrap();
+    if backend == Backend::Sqlite {
+        let outcome = tokio::spawn(test(Db { dir, pg_name: None })).await;
+        if let Err(e) = outcome {
+            std::panic::resume_unwind(e.into_panic());
+        }
+        return;
+    }
+    let mut admin = pg_admin().await;
+    let mut b = [0u8; 6];
+    getrandom::fill(&mut b).unwrap();
+    let name = format!("weft_r_{}", hex::encode(b));
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let db = Db {
+        dir,
+        pg_name: Some(name.clone()),
+    };
+    let outcome = tokio::spawn(test(db)).await;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+    )))
+    .execute(&mut admin)
+    .await
+    .unwrap();
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+/// A directory of custom node components holding the `test.sleep` guest,
+/// which `runtime/build.rs` builds into `<target dir>/wasm-guests`.
+pub fn nodes_dir() -> tempfile::TempDir {
+    let target = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .expect("CARGO_TARGET_TMPDIR is inside the target directory");
+    let wasm = target.join("wasm-guests/wasm32-wasip2/release/weft_node_test_sleep.wasm");
+    assert!(
+        wasm.is_file(),
+        "{} is missing: it is built by runtime/build.rs with the other guests; \
+         run `cargo build -p weft-runtime` (it needs the wasm32-wasip2 target)",
+        wasm.display()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(&wasm, dir.path().join("test_sleep.wasm")).unwrap();
+    dir
+}
+
+/// How to start a server.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub data_dir: PathBuf,
+    pub database_url: Option<String>,
+    pub drain_secs: Option<u64>,
+    pub nodes_dir: PathBuf,
+}
+
+impl Options {
+    pub fn new(db: &Db, nodes: &Path) -> Options {
+        Options {
+            data_dir: db.dir.path().to_path_buf(),
+            database_url: db.url(),
+            drain_secs: None,
+            nodes_dir: nodes.to_path_buf(),
+        }
+    }
+}
+
+/// A running `weft serve` (killed when dropped).
+#[derive(Debug)]
+pub struct Server {
+    child: Child,
+    pub addr: SocketAddr,
+    log: Arc<Mutex<String>>,
+}
+
+impl Server {
+    /// Starts the binary and waits for its `listening on` line.
+    pub async fn start(opts: &Options) -> Server {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_weft"));
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(&opts.data_dir)
+            .arg("--nodes-dir")
+            .arg(&opts.nodes_dir);
+        if let Some(url) = &opts.database_url {
+            cmd.args(["--database-url", url]);
+        }
+        if let Some(secs) = opts.drain_secs {
+            cmd.args(["--drain-secs", &secs.to_string()]);
+        }
+        for var in [
+            "DATABASE_URL",
+            "WEFT_LISTEN",
+            "WEFT_DATA_DIR",
+            "WEFT_SECRET_KEY",
+        ] {
+            cmd.env_remove(var);
+        }
+        cmd.env("WEFT_ADMIN_TOKEN", ADMIN)
+            .env("WEFT_LOG", "info")
+            .env(
+                "WEFT_CACHE_DIR",
+                Path::new(env!("CARGO_TARGET_TMPDIR")).join("weft-cli-cache"),
+            )
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("weft starts");
+        let log = Arc::new(Mutex::new(String::new()));
+        let stderr = child.stderr.take().unwrap();
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                let mut log = sink.lock().unwrap();
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(180);
+        loop {
+            let text = log.lock().unwrap().clone();
+            if let Some(rest) = text.split("weft: listening on http://").nth(1) {
+                let addr = rest.lines().next().unwrap().trim().parse().unwrap();
+                return Server { child, addr, log };
+            }
+            if let Some(status) = child.try_wait().unwrap() {
+                panic!("weft serve exited with {status} before listening:\n{text}");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "weft serve did not listen within 180 s:\n{text}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// What the server printed on stderr so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Waits until stderr contains `needle`.
+    pub async fn wait_log(&self, needle: &str, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        while !self.log().contains(needle) {
+            assert!(
+                Instant::now() < deadline,
+                "no `{needle}` on stderr within {timeout:?}:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// SIGKILL, and reap the process.
+    pub fn sigkill(mut self) -> String {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+        self.log()
+    }
+
+    /// SIGTERM (returns at once).
+    pub fn sigterm(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill(1) runs");
+        assert!(status.success(), "kill -TERM failed: {status}");
+    }
+
+    /// Waits for the process to exit; its status and how long that took.
+    pub async fn wait_exit(&mut self, timeout: Duration) -> (ExitStatus, Duration) {
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return (status, start.elapsed());
+            }
+            assert!(
+                start.elapsed() < timeout,
+                "weft serve did not exit within {timeout:?}:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// A request as admin: the status and the JSON answer (`null` if none).
+    pub async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        tokio::time::timeout(REQUEST_TIMEOUT, request(self.addr, method, path, body))
+            .await
+            .unwrap_or_else(|_| panic!("{method} {path}: no answer within {REQUEST_TIMEOUT:?}"))
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}\n{}", self.log()))
+    }
+
+    /// [`Server::call`], asserting the status.
+    pub async fn ok(&self, method: &str, path: &str, body: Option<Value>, want: u16) -> Value {
+        let (status, value) = self.call(method, path, body).await;
+        assert_eq!(status, want, "{method} {path}: {value}");
+        value
+    }
+
+    /// Creates project `demo` with flows `slow` (one `test.sleep` of `ms`)
+    /// and `hello` (examples/hello.json).
+    pub async fn setup(&self, ms: u64) {
+        self.ok("POST", "/v1/projects", Some(json!({"slug": "demo"})), 201)
+            .await;
+        self.ok(
+            "PUT",
+            "/v1/projects/demo/flows/slow",
+            Some(slow_flow(ms)),
+            201,
+        )
+        .await;
+        let hello = serde_json::from_str(include_str!("../../../examples/hello.json")).unwrap();
+        self.ok("PUT", "/v1/projects/demo/flows/hello", Some(hello), 201)
+            .await;
+    }
+
+    /// Starts a run of `flow` without waiting; its id.
+    pub async fn start_async(&self, flow: &str, inputs: Value) -> String {
+        let body = json!({"inputs": inputs, "wait": false});
+        let path = format!("/v1/projects/demo/flows/{flow}/runs");
+        let v = self.ok("POST", &path, Some(body), 202).await;
+        v["run"].as_str().unwrap().to_string()
+    }
+
+    /// The stored run and its node records.
+    pub async fn run(&self, id: &str) -> Value {
+        self.ok("GET", &format!("/v1/runs/{id}"), None, 200).await
+    }
+
+    /// The stored events of a run.
+    pub async fn events(&self, id: &str) -> Vec<Value> {
+        let v = self
+            .ok("GET", &format!("/v1/runs/{id}/events"), None, 200)
+            .await;
+        v["events"].as_array().unwrap().clone()
+    }
+
+    /// Waits until every run in `ids` has a stored `node.started` event.
+    pub async fn wait_started(&self, ids: &[String]) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        for id in ids {
+            loop {
+                let events = self.events(id).await;
+                if events.iter().any(|e| e["type"] == "node.started") {
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "run {id} did not start: {events:?}"
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// A flow of one `test.sleep` node sleeping `ms`.
+pub fn slow_flow(ms: u64) -> Value {
+    json!({
+        "weft": 1,
+        "name": "slow",
+        "nodes": [{"id": "nap", "type": "test.sleep", "config": {"ms": ms}}],
+        "outputs": {"slept": "nap.slept"}
+    })
+}
+
+/// Checks stored events are `run.started`, then seq 1, 2, 3, ... without
+/// a gap; returns the last event's type.
+pub fn assert_gap_free(run: &str, events: &[Value]) -> String {
+    assert!(!events.is_empty(), "run {run} has no events");
+    assert_eq!(events[0]["type"], "run.started", "run {run}: {events:?}");
+    for (i, e) in events.iter().enumerate() {
+        assert_eq!(
+            e["seq"],
+            i as u64 + 1,
+            "run {run}: a gap at {i}: {events:?}"
+        );
+        assert_eq!(e["run"], run, "{e}");
+    }
+    events.last().unwrap()["type"].as_str().unwrap().to_string()
+}
+
+/// One HTTP/1.1 request (`Connection: close`) with the admin token.
+pub async fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> std::io::Result<(u16, Value)> {
+    let mut stream = TcpStream::connect(addr).await?;
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
+         Authorization: Bearer {ADMIN}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await?;
+    stream.write_all(body.as_bytes()).await?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await?;
+    let bad = |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_string());
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| bad("no end of headers"))?;
+    let head = String::from_utf8_lossy(&raw[..split]).to_string();
+    let mut payload = raw[split + 4..].to_vec();
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| bad("no status"))?;
+    if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        payload = dechunk(&payload).ok_or_else(|| bad("bad chunked body"))?;
+    }
+    Ok((
+        status,
+        serde_json::from_slice(&payload).unwrap_or(Value::Null),
+    ))
+}
+
+fn dechunk(mut data: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    loop {
+        let eol = data.windows(2).position(|w| w == b"\r\n")?;
+        let size = std::str::from_utf8(&data[..eol]).ok()?;
+        let size = usize::from_str_radix(size.split(';').next()?.trim(), 16).ok()?;
+        if size == 0 {
+            return Some(out);
+        }
+        let chunk = data.get(eol + 2..eol + 2 + size)?;
+        out.extend_from_slice(chunk);
+        data = data.get(eol + 4 + size..)?;
+    }
+}
