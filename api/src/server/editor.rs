@@ -245,10 +245,12 @@ impl Session {
                 id,
                 topic,
                 after_seq,
-            } => self
-                .subscribe(topic, after_seq.unwrap_or(0))
-                .await
-                .map(|()| (id, None)),
+            } => {
+                if let Err(e) = self.subscribe(&id, topic, after_seq.unwrap_or(0)).await {
+                    self.reply(error(Some(id), &e));
+                }
+                return;
+            }
             ClientMessage::Unsubscribe { id, topic } => match self.subscriptions.remove(&topic) {
                 Some(task) => {
                     task.abort();
@@ -297,27 +299,38 @@ impl Session {
         }
     }
 
-    async fn subscribe(&mut self, topic: Topic, after: u64) -> Result<(), ApiError> {
-        match &topic {
+    /// Checks a subscription, acks it, then starts following (so the ack
+    /// comes before the first replayed or live event).
+    async fn subscribe(&mut self, id: &str, topic: Topic, after: u64) -> Result<(), ApiError> {
+        let ack = |session: &Self| {
+            session.reply(ServerMessage::Ack {
+                id: id.to_owned(),
+                run: None,
+            });
+        };
+        let task = match &topic {
             Topic::Run { run } => {
                 let project = match self.app.hub.get(run) {
                     Some(live) => live.project.clone(),
                     None => self.app.store.get_run(run).await?.project,
                 };
                 self.caller.check(&project, Access::Read)?;
-                let task = self.forward(run.clone(), after);
-                if let Some(old) = self.subscriptions.insert(topic, task) {
-                    old.abort();
-                }
+                // The forwarder reads the run's log from `after`: starting
+                // it after the ack loses nothing.
+                ack(self);
+                self.forward(run.clone(), after)
             }
             Topic::Flow { project, .. } | Topic::Project { project } => {
                 self.caller.check(project, Access::Read)?;
                 self.app.store.get_project(project).await?;
-                let task = self.follow(topic.clone());
-                if let Some(old) = self.subscriptions.insert(topic, task) {
-                    old.abort();
-                }
+                // Listening before the ack: every run started after it is seen.
+                let started = self.app.hub.subscribe_started();
+                ack(self);
+                self.follow(topic.clone(), started)
             }
+        };
+        if let Some(old) = self.subscriptions.insert(topic, task) {
+            old.abort();
         }
         Ok(())
     }
@@ -331,11 +344,14 @@ impl Session {
     }
 
     /// Starts forwarders for new runs matching a flow or project topic.
-    fn follow(&self, topic: Topic) -> JoinHandle<()> {
+    fn follow(
+        &self,
+        topic: Topic,
+        mut started: tokio::sync::broadcast::Receiver<super::hub::Started>,
+    ) -> JoinHandle<()> {
         let app = self.app.clone();
         let events = self.events.clone();
         let control = self.control.clone();
-        let mut started = app.hub.subscribe_started();
         tokio::spawn(async move {
             // Dropped (and so aborting every child) with this task.
             let mut children = tokio::task::JoinSet::new();
@@ -420,17 +436,13 @@ async fn forward_run(
             let head = *watch.borrow_and_update();
             while cursor < head.seq {
                 for event in live.events_after(cursor, PAGE) {
-                    let seq = event.seq;
-                    let msg = Out::Message(Box::new(ServerMessage::Event {
-                        event: with_links(&event),
-                    }));
-                    match events.send_timeout(msg, stall).await {
-                        Ok(()) => cursor = seq,
-                        Err(mpsc::error::SendTimeoutError::Timeout(_)) => {
+                    match push(&events, &event, stall).await {
+                        Pushed::Sent => cursor = event.seq,
+                        Pushed::Stalled => {
                             app.metrics.ws_lagged();
                             return lagged(cursor, live.head().seq);
                         }
-                        Err(mpsc::error::SendTimeoutError::Closed(_)) => return,
+                        Pushed::Gone => return,
                     }
                 }
             }
@@ -455,20 +467,36 @@ async fn forward_run(
             return;
         }
         for event in page {
-            let seq = event.seq;
-            let msg = Out::Message(Box::new(ServerMessage::Event {
-                event: with_links(&event),
-            }));
-            match events.send_timeout(msg, stall).await {
-                Ok(()) => cursor = seq,
-                Err(mpsc::error::SendTimeoutError::Timeout(_)) => {
+            match push(&events, &event, stall).await {
+                Pushed::Sent => cursor = event.seq,
+                Pushed::Stalled => {
                     app.metrics.ws_lagged();
                     let head = app.store.last_event_seq(&run).await.unwrap_or(cursor);
                     return lagged(cursor, head);
                 }
-                Err(mpsc::error::SendTimeoutError::Closed(_)) => return,
+                Pushed::Gone => return,
             }
         }
+    }
+}
+
+enum Pushed {
+    Sent,
+    /// The queue stayed full for the stall limit.
+    Stalled,
+    /// The connection is gone.
+    Gone,
+}
+
+/// Queues one event for the connection, waiting at most `stall`.
+async fn push(events: &mpsc::Sender<Out>, event: &RunEvent, stall: Duration) -> Pushed {
+    let msg = Out::Message(Box::new(ServerMessage::Event {
+        event: with_links(event),
+    }));
+    match events.send_timeout(msg, stall).await {
+        Ok(()) => Pushed::Sent,
+        Err(mpsc::error::SendTimeoutError::Timeout(_)) => Pushed::Stalled,
+        Err(mpsc::error::SendTimeoutError::Closed(_)) => Pushed::Gone,
     }
 }
 
