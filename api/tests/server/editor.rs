@@ -390,3 +390,55 @@ pub async fn slow_clients_get_lagged_and_resync(bed: Bed) {
     assert_eq!(all, (1..=all.len() as u64).collect::<Vec<_>>());
     assert!(all.len() > 100_000);
 }
+
+pub async fn flow_and_project_topics_follow_new_runs(bed: Bed) {
+    project(&bed).await;
+    bed.admin("PUT", "/v1/projects/demo/flows/hello", Some(hello()))
+        .await;
+    let url = listen(&bed).await;
+    let mut by_flow = session(&bed, &url).await;
+    send(&mut by_flow, json!({"type": "subscribe", "id": "s1", "topic": {"kind": "flow", "project": "demo", "flow": "hello"}})).await;
+    assert_eq!(recv(&mut by_flow).await["type"], "ack");
+    let mut by_project = session(&bed, &url).await;
+    send(
+        &mut by_project,
+        json!({"type": "subscribe", "id": "s1", "topic": {"kind": "project", "project": "demo"}}),
+    )
+    .await;
+    assert_eq!(recv(&mut by_project).await["type"], "ack");
+    // A run started over REST shows up on both sockets, whole.
+    let (_, run) = bed
+        .admin(
+            "POST",
+            "/v1/projects/demo/flows/hello/runs",
+            Some(json!({"inputs": {"name": "Ada"}})),
+        )
+        .await;
+    let id = run["run"].as_str().unwrap();
+    for ws in [&mut by_flow, &mut by_project] {
+        let seq = seqs(&until_finished(ws, id).await);
+        assert_eq!(seq, (1..=seq.len() as u64).collect::<Vec<_>>());
+    }
+    // A read-only token of another project may not follow this one.
+    let other = bed
+        .token(&[weft::store::Scope::ProjectRead("other".into())])
+        .await;
+    let mut ws = connect(&url).await;
+    send(
+        &mut ws,
+        json!({"type": "hello", "protocol": 1, "token": other}),
+    )
+    .await;
+    assert_eq!(recv(&mut ws).await["type"], "welcome");
+    send(
+        &mut ws,
+        json!({"type": "subscribe", "id": "s2", "topic": {"kind": "project", "project": "demo"}}),
+    )
+    .await;
+    assert_eq!(recv(&mut ws).await["error"]["code"], "forbidden");
+    // Unsubscribing stops the flow: a second unsubscribe is an error.
+    send(&mut by_flow, json!({"type": "unsubscribe", "id": "u1", "topic": {"kind": "flow", "project": "demo", "flow": "hello"}})).await;
+    assert_eq!(recv(&mut by_flow).await["type"], "ack");
+    send(&mut by_flow, json!({"type": "unsubscribe", "id": "u2", "topic": {"kind": "flow", "project": "demo", "flow": "hello"}})).await;
+    assert_eq!(recv(&mut by_flow).await["error"]["code"], "not_found");
+}

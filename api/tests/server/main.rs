@@ -208,6 +208,7 @@ both!(
     editor::oversize_frames_close_with_a_reason
         with weft::server::ServerConfig { max_frame_bytes: 4096, ..Default::default() },
     editor::pinned_start_from_and_stop_at,
+    editor::flow_and_project_topics_follow_new_runs,
     editor::slow_clients_get_lagged_and_resync
         with weft::server::ServerConfig {
             ws_queue: 4,
