@@ -10,6 +10,12 @@
 //! records, and a run cut off by a crash stays `running` until the next
 //! start marks it `failed: interrupted`.
 //!
+//! While the database is unavailable, these writes are retried (backoff up
+//! to 2 s) until it answers: a run that ends during an outage is stored
+//! whole once the database is back. Only a shutdown gives up on them, 5 s
+//! after the drain deadline; such a run stays `running` (its stored events
+//! a gap-free prefix) and the next start marks it interrupted.
+//!
 //! After each run, the flow's history is pruned to the server's
 //! [`RetentionPolicy`] (count and/or age, per flow); `weft serve` also
 //! sweeps every flow hourly so that age limits apply to idle flows.
@@ -38,11 +44,16 @@ use super::error::ApiError;
 use super::hub::{Hub, LiveRun};
 use super::metrics::Metrics;
 use crate::store::{
-    NewRun, NodeRecord, NodeStatus, RetentionPolicy, RunFinish, Store, content_hash,
+    NewRun, NodeRecord, NodeStatus, RetentionPolicy, RunFinish, Store, StoreError, content_hash,
 };
 
 /// Events appended per store call at most.
 const WRITE_BATCH: usize = 256;
+/// The longest pause between two tries of a write the database refused.
+const RETRY_MAX: Duration = Duration::from_secs(2);
+/// How long, after the drain deadline has passed and the remaining runs are
+/// cancelled, their ends may take to be stored before the runner gives up.
+const STORE_GRACE: Duration = Duration::from_secs(5);
 
 /// What to run.
 #[derive(Debug, Clone, Default)]
@@ -86,6 +97,8 @@ struct Inner {
     cancels: Mutex<HashMap<String, CancellationToken>>,
     tracker: TaskTracker,
     draining: AtomicBool,
+    /// Cancelled when a shutdown stops waiting for the database.
+    give_up: CancellationToken,
     preview_limit: usize,
     retention: RetentionPolicy,
 }
@@ -112,6 +125,7 @@ impl Runner {
                 cancels: Mutex::new(HashMap::new()),
                 tracker: TaskTracker::new(),
                 draining: AtomicBool::new(false),
+                give_up: CancellationToken::new(),
                 preview_limit,
                 retention,
             }),
@@ -207,25 +221,32 @@ impl Runner {
         let inner = self.inner.clone();
         let run_id = id.clone();
         let (project, flow) = (request.project.clone(), request.flow.clone());
-        let writer =
-            self.inner
-                .tracker
-                .spawn(write_events(inner.store.clone(), run_id.clone(), writer_rx));
+        let writer = self.inner.tracker.spawn(write_events(
+            inner.store.clone(),
+            run_id.clone(),
+            writer_rx,
+            inner.give_up.clone(),
+        ));
         self.inner.metrics.run_started();
         self.inner.tracker.spawn(async move {
             let started = Instant::now();
             let outcome = inner.engine.run(plan, request.inputs, opts).await;
             // The sink (and its sender) is gone with the run: the writer
             // drains what is left and stops.
-            let events = writer.await.unwrap_or_default();
+            let (events, mut stored) = writer.await.unwrap_or_default();
             let records = node_records(&events, &outcome.nodes);
             inner
                 .metrics
                 .run_finished(&outcome, &records, started.elapsed());
+            let store = &inner.store;
+            let give_up = &inner.give_up;
             for record in &records {
-                if let Err(e) = inner.store.upsert_node_record(&run_id, record).await {
-                    tracing::warn!(run = %run_id, error = %e, "storing a node record failed");
-                }
+                stored = stored
+                    && persist(give_up, &run_id, "a node record", |_| {
+                        store.upsert_node_record(&run_id, record)
+                    })
+                    .await
+                    .is_some();
             }
             let finish = RunFinish {
                 status: outcome.status.into(),
@@ -237,8 +258,23 @@ impl Runner {
                 finished_at: crate::store::now_ms(),
                 duration_ms: outcome.duration.as_secs_f64() * 1000.0,
             };
-            if let Err(e) = inner.store.finish_run(&run_id, finish).await {
-                tracing::warn!(run = %run_id, error = %e, "storing the end of a run failed");
+            // Finished only with every event and record stored; otherwise
+            // it stays `running` until the next start marks it interrupted.
+            if stored {
+                persist(give_up, &run_id, "the end of the run", |attempt| {
+                    let (store, run_id, finish) = (store, &run_id, finish.clone());
+                    async move {
+                        match store.finish_run(run_id, finish).await {
+                            // An earlier try was committed, its answer lost.
+                            Err(StoreError::Conflict { .. }) if attempt > 1 => Ok(()),
+                            other => other,
+                        }
+                    }
+                })
+                .await;
+            } else {
+                tracing::error!(run = %run_id, "the run's events or node records are not all stored: \
+                    it stays running until the next start marks it interrupted");
             }
             if let Ok(mut cancels) = inner.cancels.lock() {
                 cancels.remove(&run_id);
@@ -282,7 +318,8 @@ impl Runner {
     }
 
     /// Stops starting runs, lets the running ones finish for up to
-    /// `deadline`, cancels the rest and waits until they are stored.
+    /// `deadline`, cancels the rest and waits until they are stored (for
+    /// up to `STORE_GRACE` more when the database does not answer).
     pub async fn drain(&self, deadline: Duration) {
         self.inner.draining.store(true, Ordering::Release);
         self.inner.tracker.close();
@@ -303,7 +340,17 @@ impl Runner {
             for token in tokens {
                 token.cancel();
             }
-            self.inner.tracker.wait().await;
+            if tokio::time::timeout(STORE_GRACE, self.inner.tracker.wait())
+                .await
+                .is_err()
+            {
+                tracing::error!(
+                    "the database did not take the ends of the runs in time; giving up \
+                     (the next start marks them interrupted)"
+                );
+                self.inner.give_up.cancel();
+                self.inner.tracker.wait().await;
+            }
         }
     }
 }
@@ -324,13 +371,17 @@ impl EventSink for ServerSink {
 }
 
 /// Appends a run's events to the store in batches; returns them all (for
-/// the node records). A failed write is retried a few times, then logged.
+/// the node records) and whether every one was stored. Once a batch cannot
+/// be stored, later ones are not written either: the stored events stay a
+/// gap-free prefix.
 async fn write_events(
     store: Store,
     run: String,
     mut rx: mpsc::UnboundedReceiver<Arc<RunEvent>>,
-) -> Vec<Arc<RunEvent>> {
+    give_up: CancellationToken,
+) -> (Vec<Arc<RunEvent>>, bool) {
     let mut all = Vec::new();
+    let mut stored = true;
     let mut batch: Vec<RunEvent> = Vec::with_capacity(WRITE_BATCH);
     while let Some(first) = rx.recv().await {
         batch.clear();
@@ -345,22 +396,70 @@ async fn write_events(
                 Err(_) => break,
             }
         }
-        let mut delay = Duration::from_millis(50);
-        for attempt in 1..=5 {
-            match store.append_events(&run, &batch).await {
-                Ok(()) => break,
-                Err(e) if attempt < 5 && e.is_unavailable() => {
-                    tokio::time::sleep(delay).await;
-                    delay *= 2;
+        if stored {
+            let batch = &batch;
+            stored = persist(&give_up, &run, "run events", |attempt| {
+                let store = &store;
+                let run = &run;
+                async move {
+                    match store.append_events(run, batch).await {
+                        // An earlier try was committed, its answer lost.
+                        Err(StoreError::Conflict { .. }) if attempt > 1 => Ok(()),
+                        other => other,
+                    }
                 }
-                Err(e) => {
-                    tracing::error!(run = %run, error = %e, events = batch.len(), "storing run events failed");
-                    break;
+            })
+            .await
+            .is_some();
+        }
+    }
+    (all, stored)
+}
+
+/// Runs the store call `op` (given the try number, from 1), retrying while
+/// the database is unavailable, with a backoff up to `RETRY_MAX`, until it
+/// answers or `give_up` is cancelled. `None` (logged) when it failed.
+async fn persist<T, F, Fut>(
+    give_up: &CancellationToken,
+    run: &str,
+    what: &str,
+    mut op: F,
+) -> Option<T>
+where
+    F: FnMut(u32) -> Fut,
+    Fut: Future<Output = Result<T, StoreError>>,
+{
+    let mut delay = Duration::from_millis(50);
+    for attempt in 1.. {
+        let result = tokio::select! {
+            result = op(attempt) => result,
+            () = give_up.cancelled() => break,
+        };
+        match result {
+            Ok(value) => {
+                if attempt > 1 {
+                    tracing::info!(run = %run, "stored {what} after {attempt} tries");
                 }
+                return Some(value);
+            }
+            Err(e) if e.is_unavailable() => {
+                if attempt == 1 {
+                    tracing::warn!(run = %run, error = %e, "storing {what} failed; retrying until the database answers");
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(delay) => {}
+                    () = give_up.cancelled() => break,
+                }
+                delay = (delay * 2).min(RETRY_MAX);
+            }
+            Err(e) => {
+                tracing::error!(run = %run, error = %e, "storing {what} failed");
+                return None;
             }
         }
     }
-    all
+    tracing::error!(run = %run, "gave up storing {what}: the server is stopping");
+    None
 }
 
 /// Per-node records from a run's events and recorded values.

@@ -74,3 +74,8 @@ async fn postgres_outage_answers_503_and_recovers() {
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_outage_during_shutdown() {
+    with_db(Backend::Postgres, outage::postgres_outage_during_shutdown).await;
+}
