@@ -93,6 +93,11 @@ impl Metrics {
         self.ws_connections.fetch_sub(1, Ordering::Relaxed);
     }
 
+    /// Editor websockets open now.
+    pub fn ws_open(&self) -> u64 {
+        self.ws_connections.load(Ordering::Relaxed)
+    }
+
     pub fn ws_lagged(&self) {
         self.ws_lagged.fetch_add(1, Ordering::Relaxed);
     }

@@ -119,7 +119,7 @@ pub fn app(state: AppState) -> Router {
 }
 
 /// Serves `state` on `listener` until `shutdown` resolves, then drains runs
-/// (up to [`ServerConfig::drain`]).
+/// (up to [`ServerConfig::drain`]) and closes editor websockets (1001).
 pub async fn serve(
     state: AppState,
     listener: TcpListener,
@@ -148,16 +148,33 @@ pub async fn serve(
         });
     }
     let drain = state.config.drain;
+    let metrics = state.metrics.clone();
     let router = app(state);
-    axum::serve(
+    let served = axum::serve(
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(async move {
-        shutdown.await;
-        tracing::info!("shutting down: draining runs");
-        runner.drain(drain).await;
-        closing.cancel();
+    .with_graceful_shutdown({
+        let closing = closing.clone();
+        async move {
+            shutdown.await;
+            tracing::info!("shutting down: draining runs");
+            runner.drain(drain).await;
+            closing.cancel();
+        }
     })
-    .await
+    .await;
+    // axum does not wait for upgraded connections: let the editor sockets
+    // send their close frames (1001) before the caller exits.
+    if closing.is_cancelled() {
+        let deadline = tokio::time::Instant::now() + WS_CLOSE_GRACE;
+        while metrics.ws_open() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+    served
 }
+
+/// How long [`serve`] waits, after the drain, for editor websockets to
+/// close.
+const WS_CLOSE_GRACE: Duration = Duration::from_secs(2);

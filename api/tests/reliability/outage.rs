@@ -50,7 +50,7 @@ pub async fn postgres_outage_answers_503_and_recovers(db: Db) {
         let took = start.elapsed();
         assert_unavailable(&format!("{method} {path}"), status, &v);
         assert!(took < PROMPT, "{method} {path}: 503 after {took:?}");
-        eprintln!("outage: {method} {path} -> 503 in {took:?}");
+        eprintln!("outage: {method} {path} -> 503 in {took:?}: {v}");
     }
     // The process itself is alive.
     assert_eq!(server.call("GET", "/healthz", None).await.0, 200);
