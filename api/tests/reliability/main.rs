@@ -49,6 +49,11 @@ async fn sigterm_lets_runs_finish_sqlite() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_runs_finish_postgres() {
+    with_db(Backend::Postgres, drain::sigterm_lets_runs_finish).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_cancels_runs_past_the_deadline_sqlite() {
     with_db(
         Backend::Sqlite,
