@@ -38,6 +38,10 @@ pub async fn from_editor(app: &AppState, start: RunStart) -> Result<Started, Api
     let mut pinned: HashMap<String, Map<String, Value>> = HashMap::new();
     if let Some(from) = &start.start_from {
         let node = plan_index(&plan, &from.node, "start_from.node")?;
+        // Its records are written just after its last event.
+        app.runner
+            .settled(&from.run, std::time::Duration::from_secs(10))
+            .await;
         let earlier = app.store.get_run(&from.run).await?;
         if earlier.project != start.project || earlier.flow != start.flow {
             return Err(ApiError::bad_request(format!(

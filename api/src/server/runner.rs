@@ -312,6 +312,23 @@ impl Runner {
         }
     }
 
+    /// Waits (up to `limit`) until a run of this server is stored whole:
+    /// its `run.finished` event reaches subscribers before its node records
+    /// are written. Returns at once for runs not in flight here.
+    pub async fn settled(&self, id: &str, limit: Duration) {
+        let until = Instant::now() + limit;
+        while Instant::now() < until
+            && self
+                .inner
+                .cancels
+                .lock()
+                .map(|c| c.contains_key(id))
+                .unwrap_or(false)
+        {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
     /// How many runs are in flight.
     pub fn running(&self) -> usize {
         self.inner.cancels.lock().map(|c| c.len()).unwrap_or(0)
