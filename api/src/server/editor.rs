@@ -21,7 +21,10 @@
 //!   the forwarder gives up and the client gets `lagged {run, after_seq,
 //!   missed}` (through a separate, unbounded control queue); it may
 //!   subscribe again with that `after_seq`. Flow and project subscriptions start a
-//!   forwarder for each new matching run.
+//!   forwarder for each new matching run. The ack of `subscribe` (like that
+//!   of `run.start`) is sent before the first event it brings: forwarders
+//!   start after it, and the writer sends replies queued before an event
+//!   ahead of it.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -30,6 +33,7 @@ use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::http::HeaderMap;
 use axum::response::Response;
+use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -88,29 +92,25 @@ impl Session {
         let (control_tx, mut control_rx) = mpsc::unbounded_channel::<Out>();
         // The writer: control first, then events.
         let writer = tokio::spawn(async move {
-            loop {
-                let out = tokio::select! {
+            'write: loop {
+                let (out, is_event) = tokio::select! {
                     biased;
-                    Some(out) = control_rx.recv() => out,
-                    Some(out) = events_rx.recv() => out,
+                    Some(out) = control_rx.recv() => (out, false),
+                    Some(out) = events_rx.recv() => (out, true),
                     else => break,
                 };
-                let frame = match out {
-                    Out::Message(msg) => match serde_json::to_string(&*msg) {
-                        Ok(text) => Message::Text(Utf8Bytes::from(text)),
-                        Err(_) => continue,
-                    },
-                    Out::Close(code, reason) => {
-                        let _ = sink
-                            .send(Message::Close(Some(CloseFrame {
-                                code,
-                                reason: Utf8Bytes::from(reason),
-                            })))
-                            .await;
-                        break;
+                if is_event {
+                    // Replies queued before this event was taken still go
+                    // first: the select may have found the control queue
+                    // empty just before the ack of the subscription that
+                    // produced this event arrived.
+                    while let Ok(reply) = control_rx.try_recv() {
+                        if !write(&mut sink, reply).await {
+                            break 'write;
+                        }
                     }
-                };
-                if sink.send(frame).await.is_err() {
+                }
+                if !write(&mut sink, out).await {
                     break;
                 }
             }
@@ -379,6 +379,27 @@ impl Session {
             }
         })
     }
+}
+
+/// Sends one message (or the close frame); false once the connection is
+/// done.
+async fn write(sink: &mut SplitSink<WebSocket, Message>, out: Out) -> bool {
+    let frame = match out {
+        Out::Message(msg) => match serde_json::to_string(&*msg) {
+            Ok(text) => Message::Text(Utf8Bytes::from(text)),
+            Err(_) => return true,
+        },
+        Out::Close(code, reason) => {
+            let _ = sink
+                .send(Message::Close(Some(CloseFrame {
+                    code,
+                    reason: Utf8Bytes::from(reason),
+                })))
+                .await;
+            return false;
+        }
+    };
+    sink.send(frame).await.is_ok()
 }
 
 /// Authenticates a `hello`.
