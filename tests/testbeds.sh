@@ -16,6 +16,9 @@
 #     `hash-embed` routes to it
 #   PostgreSQL 16 + pgvector (from the `pgserver` wheel) on
 #     127.0.0.1:${WEFT_TEST_PGVECTOR_PORT:-5433}
+# Not a server: a venv with the pinned packages of tests/python/
+#   requirements.txt, whose python (WEFT_TEST_PYTHON) runs the editor
+#   protocol's conformance client (api/tests/conformance.rs).
 # The machine's own PostgreSQL on 127.0.0.1:5432 is not managed here; `env`
 # only points the tests at it. The pid file and data directory do not depend
 # on the ports: for a second, independent set use another WEFT_TESTBEDS_DIR.
@@ -54,6 +57,10 @@ EMBEDDER_LOG="$RUN/embedder.log"
 EMBEDDER_DIMENSIONS=256
 EMBEDDER_READY_TIMEOUT=30
 
+# The venv is reinstalled when the requirements' pins change.
+PYCLIENT_REQUIREMENTS="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/python/requirements.txt"
+PYCLIENT_VENV="$CACHE/pyclient-venv"
+
 PG_VENV="$CACHE/pg-venv"
 PG_PORT="${WEFT_TEST_PGVECTOR_PORT:-5433}"
 PG_DATA="$RUN/pgdata"
@@ -73,7 +80,8 @@ die() {
 usage() {
   cat >&2 <<EOF
 usage: bash tests/testbeds.sh start|stop|status|env
-  start   install (cached in $CACHE) and start the embedder, LiteLLM and pgvector
+  start   install (cached in $CACHE) and start the embedder, LiteLLM and pgvector;
+          install the Python client venv
   stop    stop them (safe when nothing runs)
   status  print what runs; exit 0 only if all run
   env     print export lines for the tests (eval "\$(... env)")
@@ -507,6 +515,37 @@ pg_stop() {
   say "pgvector: stopped"
 }
 
+# ---------------------------------------------------------- python client
+
+# The pins of the requirements file on one line (the venv's marker).
+pyclient_spec() {
+  grep -Ev '^[[:space:]]*(#|$)' "$PYCLIENT_REQUIREMENTS" | tr -s '[:space:]' ' ' | sed 's/ $//'
+}
+
+pyclient_start() {
+  [[ -f "$PYCLIENT_REQUIREMENTS" ]] || die "pyclient: $PYCLIENT_REQUIREMENTS not found"
+  local spec
+  spec="$(pyclient_spec)"
+  if venv_ok "$PYCLIENT_VENV" "$spec"; then
+    say "pyclient: $PYCLIENT_VENV up to date"
+    return 0
+  fi
+  local log="$RUN/install-pyclient.log" t0=$SECONDS python="$PYCLIENT_VENV/bin/python"
+  say "pyclient: installing $spec into $PYCLIENT_VENV (log: $log)"
+  rm -rf "$PYCLIENT_VENV"
+  # `pip check`: the file pins every dependency, so nothing is left to chance.
+  if ! { "$PYTHON" -m venv "$PYCLIENT_VENV" &&
+    "$python" -m pip install --disable-pip-version-check --no-input -r "$PYCLIENT_REQUIREMENTS" &&
+    "$python" -m pip check --disable-pip-version-check &&
+    "$python" -c 'import jsonschema, websockets.asyncio.client'; } >"$log" 2>&1; then
+    tail -n 30 "$log" >&2
+    die "pyclient: installing $PYCLIENT_REQUIREMENTS failed (full log: $log)"
+  fi
+  "$python" -m pip freeze --disable-pip-version-check >"$PYCLIENT_VENV/.weft-freeze.txt" 2>/dev/null || true
+  printf '%s\n' "$spec" >"$PYCLIENT_VENV/.weft-installed"
+  say "pyclient: installed in $((SECONDS - t0)) s ($python)"
+}
+
 # ------------------------------------------------------------------ main
 
 cmd_status() {
@@ -544,6 +583,12 @@ cmd_status() {
   else
     say "postgres: nothing on 127.0.0.1:5432; start it with: pg_ctlcluster --skip-systemctl-redirect \$(ls /etc/postgresql) main start"
   fi
+  # Not a server: reported, but not part of the exit status.
+  if [[ -f "$PYCLIENT_REQUIREMENTS" ]] && venv_ok "$PYCLIENT_VENV" "$(pyclient_spec)"; then
+    say "pyclient: installed ($PYCLIENT_VENV/bin/python)"
+  else
+    say "pyclient: not installed or outdated ('start' installs it)"
+  fi
   return "$ok"
 }
 
@@ -553,6 +598,7 @@ cmd_env() {
   printf 'export WEFT_TEST_EMBEDDER_URL=%q\n' "$EMBEDDER_URL"
   printf 'export WEFT_TEST_PGVECTOR_URL=%q\n' "postgres://postgres@127.0.0.1:$PG_PORT/postgres"
   printf 'export WEFT_TEST_POSTGRES_URL=%q\n' "$SYSTEM_PG_URL"
+  printf 'export WEFT_TEST_PYTHON=%q\n' "$PYCLIENT_VENV/bin/python"
 }
 
 [[ $# -eq 1 ]] || usage
@@ -563,6 +609,7 @@ start)
   embedder_start # before LiteLLM, which routes `hash-embed` to it
   litellm_start
   pg_start
+  pyclient_start
   port_open 5432 || warn "warning: the machine's PostgreSQL is not running on 127.0.0.1:5432 (see 'status')"
   say "all started in $((SECONDS - t_start)) s; for the tests: eval \"\$(bash tests/testbeds.sh env)\""
   ;;
