@@ -25,12 +25,12 @@
 //! table ordered by distance then id, with the filter in its `WHERE` (only
 //! matching rows are ranked, so a filter never starves `top-k`). Searches
 //! with a filter run that scan. Searches without one go through an
-//! in-memory index first, because the scan (and sqlite-vec's own `vec0`
-//! tables) take 50–120 ms at 100 000 × 384 on one core, against a 20 ms
-//! target (`BENCHMARKS.md` section 7):
+//! in-memory index first, because at 100 000 × 384 the scan takes about
+//! 110 ms and sqlite-vec's own `vec0` k-nearest search 43 ms on an idle
+//! core, against a 20 ms target (`BENCHMARKS.md` section 7):
 //!
 //! - **The index** ([`Index`], one per collection, built on the first
-//!   search, about `dimension + 20` bytes per record): each vector divided
+//!   search, about `dimension + 40` bytes per record): each vector divided
 //!   by its norm and rounded to `i8` steps of its own size. A search rounds
 //!   the normalized query to `i16` steps and takes integer dot products,
 //!   which give each record's cosine similarity up to a proven error bound
@@ -711,38 +711,56 @@ enum Param {
 /// The filter as a SQL condition on the records table's `metadata`, with
 /// its parameters numbered from `?first`. `1` when there is no filter.
 ///
-/// Each field is an `EXISTS` over `json_each(metadata)` (the top-level
-/// fields), comparing the key exactly (any characters) and the JSON type,
-/// so `true` never equals `1` and a string never equals a number.
+/// Each field is a test of the JSON type and value of the top-level field
+/// (`json_type(metadata, '$."key"')` and `->>`, or an `EXISTS` over
+/// `json_each(metadata)` for keys a path cannot name), so `true` never
+/// equals `1` and a string never equals a number.
 fn filter_sql(request: &SearchRequest, first: usize) -> (String, Vec<Param>) {
     let mut terms = Vec::new();
     let mut params = Vec::new();
-    let mut n = first;
     for (key, value) in &request.filter {
-        let key_param = n;
-        params.push(Param::Text(key.clone()));
-        n += 1;
-        let test = match value {
-            Value::String(s) => {
-                params.push(Param::Text(s.clone()));
-                n += 1;
-                format!("type = 'text' AND atom = ?{}", n - 1)
-            }
-            Value::Number(x) => {
-                params.push(match x.as_i64() {
+        // A key that JSON writes as it is can be looked up by path, which
+        // is much faster than `json_each`; the others (empty, or with `"`,
+        // `\` or control characters) are compared with `json_each`'s
+        // unescaped keys.
+        let by_path =
+            !key.is_empty() && !key.chars().any(|c| c == '"' || c == '\\' || c.is_control());
+        params.push(Param::Text(if by_path {
+            format!("$.\"{key}\"")
+        } else {
+            key.clone()
+        }));
+        let key_param = first + params.len() - 1;
+        let (kind, value) = match value {
+            Value::String(s) => ("= 'text'", Some(Param::Text(s.clone()))),
+            Value::Number(x) => (
+                "IN ('integer', 'real')",
+                Some(match x.as_i64() {
                     Some(i) => Param::Int(i),
                     None => Param::Real(x.as_f64().unwrap_or(f64::NAN)),
-                });
-                n += 1;
-                format!("type IN ('integer', 'real') AND atom = ?{}", n - 1)
-            }
-            Value::Bool(true) => "type = 'true'".to_string(),
+                }),
+            ),
+            Value::Bool(true) => ("= 'true'", None),
             // Only scalars pass `validate_search`.
-            _ => "type = 'false'".to_string(),
+            _ => ("= 'false'", None),
         };
-        terms.push(format!(
-            "EXISTS (SELECT 1 FROM json_each(metadata) WHERE key = ?{key_param} AND {test})"
-        ));
+        let equal = value.map(|v| {
+            params.push(v);
+            first + params.len() - 1
+        });
+        terms.push(match (by_path, equal) {
+            (true, Some(v)) => format!(
+                "(json_type(metadata, ?{key_param}) {kind} AND metadata ->> ?{key_param} = ?{v})"
+            ),
+            (true, None) => format!("json_type(metadata, ?{key_param}) {kind}"),
+            (false, Some(v)) => format!(
+                "EXISTS (SELECT 1 FROM json_each(metadata) WHERE key = ?{key_param} \
+                 AND type {kind} AND atom = ?{v})"
+            ),
+            (false, None) => format!(
+                "EXISTS (SELECT 1 FROM json_each(metadata) WHERE key = ?{key_param} AND type {kind})"
+            ),
+        });
     }
     if terms.is_empty() {
         ("1".to_string(), params)
@@ -821,5 +839,177 @@ impl VectorStore for SqliteStore {
             return Ok(matches);
         }
         self.exact(c, request).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// sqlite-vec's score: `1 - distance_cosine_float` (sequential `f32`
+    /// sums, the rest in `f64`, the distance returned as `f32`).
+    fn sqlite_vec_score(a: &[f32], b: &[f32]) -> f32 {
+        let (mut dot, mut a2, mut b2) = (0f32, 0f32, 0f32);
+        for (x, y) in a.iter().zip(b) {
+            dot += x * y;
+            a2 += x * x;
+            b2 += y * y;
+        }
+        let distance =
+            (1.0 - f64::from(dot) / (f64::from(a2).sqrt() * f64::from(b2).sqrt())) as f32;
+        (1.0 - f64::from(distance)) as f32
+    }
+
+    struct Rng(u64);
+
+    impl Rng {
+        fn unit(&mut self) -> f32 {
+            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            (((z ^ (z >> 31)) >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+        }
+
+        fn vector(&mut self, dimension: usize) -> Vec<f32> {
+            (0..dimension).map(|_| self.unit()).collect()
+        }
+    }
+
+    /// Every record scoring at least the `k`-th best score is a candidate.
+    fn check(vectors: &[Vec<f32>], queries: &[Vec<f32>], k: usize) -> usize {
+        let mut index = Index::new(vectors[0].len());
+        for (rid, v) in vectors.iter().enumerate() {
+            index.put(rid as i64 + 1, &blob(v)).unwrap();
+        }
+        let mut most = 0;
+        for q in queries {
+            let candidates = index.candidates(&QueryCode::new(q).unwrap(), k);
+            let mut scores: Vec<f32> = vectors.iter().map(|v| sqlite_vec_score(v, q)).collect();
+            let kept: std::collections::HashSet<i64> = candidates.iter().copied().collect();
+            let mut sorted = scores.clone();
+            sorted.sort_by(|a, b| b.total_cmp(a));
+            let kth = sorted[k.min(sorted.len()) - 1];
+            for (rid, score) in scores.iter_mut().enumerate() {
+                assert!(
+                    *score < kth || kept.contains(&(rid as i64 + 1)),
+                    "record {} (score {score}, k-th {kth}) is missing",
+                    rid + 1
+                );
+            }
+            most = most.max(candidates.len());
+        }
+        most
+    }
+
+    #[test]
+    fn candidates_hold_the_top_k() {
+        let mut rng = Rng(7);
+        for dimension in [2, 3, 384, 1100] {
+            let mut vectors: Vec<Vec<f32>> = (0..1500).map(|_| rng.vector(dimension)).collect();
+            let queries: Vec<Vec<f32>> = (0..20).map(|_| rng.vector(dimension)).collect();
+            for k in [1, 10, 100] {
+                let most = check(&vectors, &queries, k);
+                if dimension > 3 {
+                    assert!(most < 20 * k, "{most} candidates for k = {k}");
+                }
+            }
+            // Ties: scaled copies, and copies of a query.
+            for i in 0..30 {
+                let scaled: Vec<f32> = vectors[i].iter().map(|x| x * (i as f32 + 2.0)).collect();
+                vectors.push(scaled);
+                vectors.push(queries[i % 3].clone());
+            }
+            // Outside the regular range: always candidates.
+            vectors.push(vectors[0].iter().map(|x| x * 1e-15).collect());
+            vectors.push(vectors[1].iter().map(|x| x * 1e18).collect());
+            for k in [1, 5, 10, 40] {
+                check(&vectors, &queries, k);
+            }
+        }
+    }
+
+    #[test]
+    fn candidates_hold_the_top_k_of_clustered_vectors() {
+        let mut rng = Rng(11);
+        let centres: Vec<Vec<f32>> = (0..20).map(|_| rng.vector(256)).collect();
+        let mut near = |c: &[f32], spread: f32| -> Vec<f32> {
+            c.iter().map(|x| x + spread * rng.unit()).collect()
+        };
+        let vectors: Vec<Vec<f32>> = (0..2000).map(|i| near(&centres[i % 20], 0.05)).collect();
+        let queries: Vec<Vec<f32>> = (0..20).map(|i| near(&centres[i], 0.05)).collect();
+        for k in [1, 10, 60] {
+            check(&vectors, &queries, k);
+        }
+    }
+
+    /// Keys looked up by path and keys compared by `json_each` alike.
+    #[tokio::test]
+    async fn filters_on_any_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("weft.db"))
+            .await
+            .unwrap();
+        let keys = [
+            "plain",
+            "a.b",
+            "[0]",
+            "$",
+            "it's",
+            "sp ace",
+            "é",
+            "",
+            "q\"uote",
+            "back\\slash",
+            "new\nline",
+        ];
+        let records: Vec<VectorRecord> = keys
+            .iter()
+            .enumerate()
+            .map(|(i, key)| {
+                let mut metadata = serde_json::Map::new();
+                metadata.insert(key.to_string(), Value::from(i));
+                metadata.insert("other".into(), Value::from(key.to_string()));
+                VectorRecord {
+                    id: format!("r{i}"),
+                    vector: vec![1.0, i as f32],
+                    text: String::new(),
+                    metadata,
+                }
+            })
+            .collect();
+        store.upsert("keys", &records).await.unwrap();
+        for (i, key) in keys.iter().enumerate() {
+            for (field, value, hit) in [
+                (key.to_string(), Value::from(i), true),
+                (key.to_string(), Value::from(i as f64), true),
+                (key.to_string(), Value::from(i.to_string()), false),
+                ("other".to_string(), Value::from(key.to_string()), true),
+            ] {
+                let mut filter = serde_json::Map::new();
+                filter.insert(field.clone(), value.clone());
+                let found = store
+                    .search(&SearchRequest {
+                        collection: "keys".into(),
+                        vector: vec![1.0, 0.0],
+                        top_k: 20,
+                        filter,
+                        min_score: None,
+                    })
+                    .await
+                    .unwrap();
+                let ids: Vec<&str> = found.iter().map(|m| m.id.as_str()).collect();
+                let want = format!("r{i}");
+                let expected: Vec<&str> = if hit { vec![&want] } else { vec![] };
+                assert_eq!(ids, expected, "{field:?} = {value}");
+            }
+        }
+    }
+
+    #[test]
+    fn irregular_queries_are_refused() {
+        assert!(QueryCode::new(&[1e-12, 0.0]).is_none());
+        assert!(QueryCode::new(&[1e16, 1.0]).is_none());
+        assert!(QueryCode::new(&[1e-9, 0.0]).is_some());
     }
 }
