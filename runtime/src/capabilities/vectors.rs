@@ -44,8 +44,10 @@
 //! - **Grants.** `capabilities.vectors` lists the collections a flow may
 //!   use, `*` for all; any other collection is `denied`, naming it
 //!   ([`check_grant`]).
-//! - **Exactness.** The embedded store is exact (sqlite-vec scans every
-//!   vector). pgvector searches without a filter go through an HNSW index
+//! - **Exactness.** The embedded store is exact: an in-memory, quantized
+//!   copy of each collection bounds every record's score, and the exact
+//!   cosine scan ranks the records that can reach the top `k`, so results
+//!   equal a brute-force scan's. pgvector searches without a filter go through an HNSW index
 //!   (cosine ops), which is approximate: a near neighbour can be missed
 //!   (recall is measured in `benches/vector_search.rs`); searches with a
 //!   filter are exact scans of the matching rows.
