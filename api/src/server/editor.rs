@@ -25,6 +25,11 @@
 //!   of `run.start`) is sent before the first event it brings: forwarders
 //!   start after it, and the writer sends replies queued before an event
 //!   ahead of it.
+//! - **Cost per client.** An event from a live run is encoded once, for
+//!   every subscriber (the frame is kept with the event in the hub's log);
+//!   the writer feeds everything already queued (up to [`WRITE_BATCH`]
+//!   frames) before one flush, so a burst of events costs a connection one
+//!   write, not one per event.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -51,6 +56,8 @@ use super::launch;
 pub const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 /// Events read from the log or the store per step.
 const PAGE: usize = 256;
+/// Frames written per flush at most.
+const WRITE_BATCH: usize = 64;
 
 pub async fn upgrade(
     State(app): State<AppState>,
@@ -71,6 +78,8 @@ pub async fn upgrade(
 /// What the writer task sends.
 enum Out {
     Message(Box<ServerMessage>),
+    /// An event, already encoded (shared by every subscriber).
+    Frame(Utf8Bytes),
     Close(u16, String),
 }
 
@@ -93,24 +102,43 @@ impl Session {
         // The writer: control first, then events.
         let writer = tokio::spawn(async move {
             'write: loop {
-                let (out, is_event) = tokio::select! {
+                let (mut out, mut is_event) = tokio::select! {
                     biased;
                     Some(out) = control_rx.recv() => (out, false),
                     Some(out) = events_rx.recv() => (out, true),
                     else => break,
                 };
-                if is_event {
-                    // Replies queued before this event was taken still go
-                    // first: the select may have found the control queue
-                    // empty just before the ack of the subscription that
-                    // produced this event arrived.
-                    while let Ok(reply) = control_rx.try_recv() {
-                        if !write(&mut sink, reply).await {
-                            break 'write;
+                // This message and whatever else is already queued, then
+                // one flush.
+                let mut fed = 0;
+                loop {
+                    if is_event {
+                        // Replies queued before this event was taken still
+                        // go first: the control queue may have been found
+                        // empty just before the ack of the subscription
+                        // that produced this event arrived.
+                        while let Ok(reply) = control_rx.try_recv() {
+                            if !feed(&mut sink, reply).await {
+                                break 'write;
+                            }
                         }
                     }
+                    if !feed(&mut sink, out).await {
+                        break 'write;
+                    }
+                    fed += 1;
+                    if fed >= WRITE_BATCH {
+                        break;
+                    }
+                    (out, is_event) = match control_rx.try_recv() {
+                        Ok(reply) => (reply, false),
+                        Err(_) => match events_rx.try_recv() {
+                            Ok(event) => (event, true),
+                            Err(_) => break,
+                        },
+                    };
                 }
-                if !write(&mut sink, out).await {
+                if sink.flush().await.is_err() {
                     break;
                 }
             }
@@ -381,14 +409,16 @@ impl Session {
     }
 }
 
-/// Sends one message (or the close frame); false once the connection is
-/// done.
-async fn write(sink: &mut SplitSink<WebSocket, Message>, out: Out) -> bool {
+/// Queues one message for the next flush (or sends the close frame);
+/// false once the connection is done.
+async fn feed(sink: &mut SplitSink<WebSocket, Message>, out: Out) -> bool {
     let frame = match out {
         Out::Message(msg) => match serde_json::to_string(&*msg) {
             Ok(text) => Message::Text(Utf8Bytes::from(text)),
             Err(_) => return true,
         },
+        Out::Frame(text) if text.as_str().is_empty() => return true,
+        Out::Frame(text) => Message::Text(text),
         Out::Close(code, reason) => {
             let _ = sink
                 .send(Message::Close(Some(CloseFrame {
@@ -399,7 +429,7 @@ async fn write(sink: &mut SplitSink<WebSocket, Message>, out: Out) -> bool {
             return false;
         }
     };
-    sink.send(frame).await.is_ok()
+    sink.feed(frame).await.is_ok()
 }
 
 /// Authenticates a `hello`.
@@ -456,9 +486,9 @@ async fn forward_run(
         loop {
             let head = *watch.borrow_and_update();
             while cursor < head.seq {
-                for event in live.events_after(cursor, PAGE) {
-                    match push(&events, &event, stall).await {
-                        Pushed::Sent => cursor = event.seq,
+                for logged in live.events_after(cursor, PAGE) {
+                    match push(&events, logged.frame(frame), stall).await {
+                        Pushed::Sent => cursor = logged.event.seq,
                         Pushed::Stalled => {
                             app.metrics.ws_lagged();
                             return lagged(cursor, live.head().seq);
@@ -488,7 +518,7 @@ async fn forward_run(
             return;
         }
         for event in page {
-            match push(&events, &event, stall).await {
+            match push(&events, frame(&event), stall).await {
                 Pushed::Sent => cursor = event.seq,
                 Pushed::Stalled => {
                     app.metrics.ws_lagged();
@@ -509,16 +539,22 @@ enum Pushed {
     Gone,
 }
 
-/// Queues one event for the connection, waiting at most `stall`.
-async fn push(events: &mpsc::Sender<Out>, event: &RunEvent, stall: Duration) -> Pushed {
-    let msg = Out::Message(Box::new(ServerMessage::Event {
-        event: with_links(event),
-    }));
-    match events.send_timeout(msg, stall).await {
+/// Queues one event's frame for the connection, waiting at most `stall`.
+async fn push(events: &mpsc::Sender<Out>, frame: Utf8Bytes, stall: Duration) -> Pushed {
+    match events.send_timeout(Out::Frame(frame), stall).await {
         Ok(()) => Pushed::Sent,
         Err(mpsc::error::SendTimeoutError::Timeout(_)) => Pushed::Stalled,
         Err(mpsc::error::SendTimeoutError::Closed(_)) => Pushed::Gone,
     }
+}
+
+/// An event's `event` message as a text frame (empty if it cannot be
+/// encoded, which the writer skips).
+fn frame(event: &RunEvent) -> Utf8Bytes {
+    let msg = ServerMessage::Event {
+        event: with_links(event),
+    };
+    Utf8Bytes::from(serde_json::to_string(&msg).unwrap_or_default())
 }
 
 /// The event with REST links on truncated output previews.

@@ -9,14 +9,18 @@
 //! gives replay-then-live without gaps or duplicates by construction.
 //! A finished run stays here for [`LINGER`] after its events are stored,
 //! so that late subscribers read from memory; later ones read the store.
+//! Each [`Logged`] event also keeps its websocket frame, made by the first
+//! subscriber that sends it and shared by the others (one JSON encoding per
+//! event, not one per client).
 //!
 //! [`Hub::started`] announces new runs, for subscriptions to a flow or a
 //! project.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+use axum::extract::ws::Utf8Bytes;
 use tokio::sync::{broadcast, watch};
 use weft_editor_protocol::events::RunEvent;
 
@@ -29,9 +33,24 @@ pub struct LiveRun {
     pub id: String,
     pub project: String,
     pub flow: String,
-    log: Mutex<Vec<Arc<RunEvent>>>,
+    log: Mutex<Vec<Arc<Logged>>>,
     /// The last `seq` in the log; `finished` once `run.finished` is in.
     head: watch::Sender<Head>,
+}
+
+/// One event of a run's log.
+#[derive(Debug)]
+pub struct Logged {
+    pub event: Arc<RunEvent>,
+    /// The event as a websocket text frame, made once (see [`Logged::frame`]).
+    frame: OnceLock<Utf8Bytes>,
+}
+
+impl Logged {
+    /// The event's frame: made by `make` the first time, then shared.
+    pub fn frame(&self, make: impl FnOnce(&RunEvent) -> Utf8Bytes) -> Utf8Bytes {
+        self.frame.get_or_init(|| make(&self.event)).clone()
+    }
 }
 
 /// Where a run's log ends.
@@ -59,14 +78,18 @@ impl LiveRun {
             weft_editor_protocol::events::EventBody::RunFinished(_)
         );
         let seq = event.seq;
+        let logged = Arc::new(Logged {
+            event,
+            frame: OnceLock::new(),
+        });
         if let Ok(mut log) = self.log.lock() {
-            log.push(event);
+            log.push(logged);
         }
         self.head.send_replace(Head { seq, finished });
     }
 
     /// The events with `seq > after`, at most `limit` of them.
-    pub fn events_after(&self, after: u64, limit: usize) -> Vec<Arc<RunEvent>> {
+    pub fn events_after(&self, after: u64, limit: usize) -> Vec<Arc<Logged>> {
         let Ok(log) = self.log.lock() else {
             return Vec::new();
         };
@@ -178,7 +201,11 @@ mod tests {
         for seq in 1..=5 {
             run.push(ev(seq));
         }
-        let seqs: Vec<u64> = run.events_after(2, 10).iter().map(|e| e.seq).collect();
+        let seqs: Vec<u64> = run
+            .events_after(2, 10)
+            .iter()
+            .map(|e| e.event.seq)
+            .collect();
         assert_eq!(seqs, [3, 4, 5]);
         assert_eq!(run.events_after(4, 10).len(), 1);
         assert!(run.events_after(9, 10).is_empty());
@@ -186,5 +213,21 @@ mod tests {
         watch.changed().await.unwrap();
         assert_eq!(watch.borrow_and_update().seq, 5);
         assert!(hub.get("r").is_some());
+    }
+
+    #[test]
+    fn a_frame_is_made_once_and_shared() {
+        let hub = Hub::default();
+        let run = hub.begin("r", "p", "f");
+        run.push(ev(1));
+        let made = std::sync::atomic::AtomicUsize::new(0);
+        let make = |e: &RunEvent| {
+            made.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Utf8Bytes::from(format!("seq {}", e.seq))
+        };
+        let first = run.events_after(0, 1)[0].frame(make);
+        let second = run.events_after(0, 1)[0].frame(make);
+        assert_eq!((first.as_str(), second.as_str()), ("seq 1", "seq 1"));
+        assert_eq!(made.load(std::sync::atomic::Ordering::Relaxed), 1);
     }
 }
