@@ -403,8 +403,10 @@ fn latency(srv: &Server, server_rt: &Runtime, client_rt: &Runtime, sse: &Tokens)
     };
     for n in [1, env_or("WEFT_BENCH_CLIENTS", 100usize)] {
         let clients = client_rt.block_on(Clients::connect(n, &srv.url, &srv.admin, true))?;
+        // Every client's frame count since it connected.
+        let mut frames = 0;
         for end_to_end in [false, true] {
-            let (mut all, mut last, mut frames) = (Vec::new(), Vec::new(), 0);
+            let (mut all, mut last) = (Vec::new(), Vec::new());
             for round in 0..=rounds() {
                 let mut sent = Sent::new();
                 for r in 0..runs {
