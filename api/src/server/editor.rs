@@ -27,7 +27,7 @@
 //!   ahead of it.
 //! - **Cost per client.** An event from a live run is encoded once, for
 //!   every subscriber (the frame is kept with the event in the hub's log);
-//!   the writer feeds everything already queued (up to [`WRITE_BATCH`]
+//!   the writer feeds everything already queued (up to `WRITE_BATCH`, 64
 //!   frames) before one flush, so a burst of events costs a connection one
 //!   write, not one per event.
 
