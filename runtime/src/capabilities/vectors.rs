@@ -531,6 +531,45 @@ pub(crate) fn cut_settled(rows: &[(String, f64, String, String)], k: usize, limi
     rows.len() < limit || rows.len() <= k || rows[rows.len() - 1].1 != rows[k - 1].1
 }
 
+/// A collection's catalog row: its numeric id (which names its tables,
+/// `weft_vec_<id>`) and its vector dimension.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Collection {
+    pub(crate) id: i64,
+    pub(crate) dimension: usize,
+}
+
+impl Collection {
+    /// The collection's records table.
+    pub(crate) fn table(&self) -> String {
+        format!("weft_vec_{}", self.id)
+    }
+}
+
+/// Collections a store has already looked up, by name. Collections are
+/// never dropped, so an entry never goes stale.
+#[derive(Debug, Default)]
+pub(crate) struct CollectionCache(std::sync::Mutex<HashMap<String, Collection>>);
+
+impl CollectionCache {
+    pub(crate) fn get(&self, name: &str) -> Option<Collection> {
+        self.0.lock().ok().and_then(|c| c.get(name).copied())
+    }
+
+    pub(crate) fn insert(&self, name: &str, collection: Collection) {
+        if let Ok(mut c) = self.0.lock() {
+            c.insert(name.to_string(), collection);
+        }
+    }
+}
+
+/// SQL built from a store's fixed text and integer collection ids only: no
+/// name or value from a flow is ever spliced into it (they are bound).
+pub(crate) fn sql(text: String) -> sqlx::SqlStr {
+    use sqlx::SqlSafeStr;
+    sqlx::AssertSqlSafe(Arc::<str>::from(text)).into_sql_str()
+}
+
 /// The error for a collection that does not exist.
 pub(crate) fn not_found(collection: &str) -> VectorError {
     VectorError::NotFound(format!(

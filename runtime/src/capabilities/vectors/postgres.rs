@@ -33,19 +33,17 @@
 //! Ids are ordered `COLLATE "C"` (byte order, as SQLite's `BINARY`),
 //! whatever the database's collation.
 
-use std::collections::HashMap;
 use std::str::FromStr;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::Value;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
-use sqlx::{AssertSqlSafe, Connection, PgConnection, Postgres, Row, SqlSafeStr, SqlStr};
+use sqlx::{Connection, PgConnection, Postgres, Row, SqlStr};
 
 use super::{
-    Match, SearchRequest, VectorError, VectorRecord, VectorStore, cut_settled, db_error, dedup,
-    finish_matches, not_found, redact_url, search_dimension, upsert_dimension, validate_search,
-    validate_upsert,
+    Collection, CollectionCache, Match, SearchRequest, VectorError, VectorRecord, VectorStore,
+    cut_settled, db_error, dedup, finish_matches, not_found, redact_url, search_dimension, sql,
+    upsert_dimension, validate_search, validate_upsert,
 };
 
 /// pgvector's HNSW index takes at most this many dimensions.
@@ -59,24 +57,6 @@ const BATCH: usize = 500;
 /// Key of the advisory lock around schema setup ("weftvecs" in ASCII).
 const SETUP_LOCK: i64 = 0x7765_6674_7665_6373;
 
-#[derive(Debug, Clone, Copy)]
-struct Collection {
-    id: i64,
-    dimension: usize,
-}
-
-impl Collection {
-    fn table(&self) -> String {
-        format!("weft_vec_{}", self.id)
-    }
-}
-
-/// SQL built from this module's fixed text and integer collection ids only:
-/// no name or value from a flow is ever spliced into it (they are bound).
-fn sql(text: String) -> SqlStr {
-    AssertSqlSafe(Arc::<str>::from(text)).into_sql_str()
-}
-
 /// The pgvector store.
 #[derive(Debug)]
 pub struct PostgresStore {
@@ -84,7 +64,7 @@ pub struct PostgresStore {
     /// The URL without its password, for messages.
     name: String,
     /// Collections already seen (never dropped, so never stale).
-    collections: Mutex<HashMap<String, Collection>>,
+    collections: CollectionCache,
 }
 
 impl PostgresStore {
@@ -115,21 +95,8 @@ impl PostgresStore {
         Ok(PostgresStore {
             pool,
             name,
-            collections: Mutex::new(HashMap::new()),
+            collections: CollectionCache::default(),
         })
-    }
-
-    fn cached(&self, name: &str) -> Option<Collection> {
-        self.collections
-            .lock()
-            .ok()
-            .and_then(|c| c.get(name).copied())
-    }
-
-    fn remember(&self, name: &str, collection: Collection) {
-        if let Ok(mut c) = self.collections.lock() {
-            c.insert(name.to_string(), collection);
-        }
     }
 
     async fn lookup(
@@ -137,7 +104,7 @@ impl PostgresStore {
         conn: &mut PgConnection,
         name: &str,
     ) -> Result<Option<Collection>, VectorError> {
-        if let Some(c) = self.cached(name) {
+        if let Some(c) = self.collections.get(name) {
             return Ok(Some(c));
         }
         let row: Option<(i64, i32)> =
@@ -263,7 +230,7 @@ impl PostgresStore {
 
     /// Collection `name`, or `not-found`.
     async fn existing(&self, name: &str) -> Result<Collection, VectorError> {
-        if let Some(c) = self.cached(name) {
+        if let Some(c) = self.collections.get(name) {
             return Ok(c);
         }
         let mut conn = self
@@ -275,7 +242,7 @@ impl PostgresStore {
             .lookup(&mut conn, name)
             .await?
             .ok_or_else(|| not_found(name))?;
-        self.remember(name, c);
+        self.collections.insert(name, c);
         Ok(c)
     }
 
@@ -532,7 +499,7 @@ impl VectorStore for PostgresStore {
         match self.write(&mut tx, collection, &records).await {
             Ok(c) => {
                 tx.commit().await.map_err(fail)?;
-                self.remember(collection, c);
+                self.collections.insert(collection, c);
                 Ok(())
             }
             Err(e) => {

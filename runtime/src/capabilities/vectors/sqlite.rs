@@ -57,11 +57,12 @@ use serde_json::Value;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{AssertSqlSafe, Row, SqlSafeStr, SqlStr, Sqlite, SqliteConnection};
+use sqlx::{Row, Sqlite, SqliteConnection};
 
 use super::{
-    Match, SearchRequest, VectorError, VectorRecord, VectorStore, db_error, dedup, finish_matches,
-    not_found, search_dimension, upsert_dimension, validate_search, validate_upsert,
+    Collection, CollectionCache, Match, SearchRequest, VectorError, VectorRecord, VectorStore,
+    db_error, dedup, finish_matches, not_found, search_dimension, sql, upsert_dimension,
+    validate_search, validate_upsert,
 };
 
 /// Registers sqlite-vec with every SQLite connection opened from now on
@@ -105,24 +106,6 @@ pub fn register_sqlite_vec() -> Result<(), VectorError> {
         .map_err(VectorError::Failed)
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Collection {
-    id: i64,
-    dimension: usize,
-}
-
-impl Collection {
-    fn records(&self) -> String {
-        format!("weft_vec_{}", self.id)
-    }
-}
-
-/// SQL built from this module's fixed text and integer collection ids only:
-/// no name or value from a flow is ever spliced into it (they are bound).
-fn sql(text: String) -> SqlStr {
-    AssertSqlSafe(Arc::<str>::from(text)).into_sql_str()
-}
-
 /// A collection's in-memory index, shared by the searches using it and
 /// locked while one brings it up to date.
 type IndexSlot = Arc<tokio::sync::Mutex<Arc<Index>>>;
@@ -134,7 +117,7 @@ pub struct SqliteStore {
     /// `sqlite:PATH`, for messages.
     name: String,
     /// Collections already seen (never dropped, so never stale).
-    collections: Mutex<HashMap<String, Collection>>,
+    collections: CollectionCache,
     /// The index of each collection searched without a filter so far, by
     /// collection id.
     indexes: Mutex<HashMap<i64, IndexSlot>>,
@@ -196,22 +179,9 @@ impl SqliteStore {
         Ok(SqliteStore {
             pool,
             name,
-            collections: Mutex::new(HashMap::new()),
+            collections: CollectionCache::default(),
             indexes: Mutex::new(HashMap::new()),
         })
-    }
-
-    fn cached(&self, name: &str) -> Option<Collection> {
-        self.collections
-            .lock()
-            .ok()
-            .and_then(|c| c.get(name).copied())
-    }
-
-    fn remember(&self, name: &str, collection: Collection) {
-        if let Ok(mut c) = self.collections.lock() {
-            c.insert(name.to_string(), collection);
-        }
     }
 
     async fn lookup(
@@ -219,7 +189,7 @@ impl SqliteStore {
         conn: &mut SqliteConnection,
         name: &str,
     ) -> Result<Option<Collection>, VectorError> {
-        if let Some(c) = self.cached(name) {
+        if let Some(c) = self.collections.get(name) {
             return Ok(Some(c));
         }
         let row: Option<(i64, i64)> =
@@ -252,7 +222,7 @@ impl SqliteStore {
         .await
         .map_err(fail)?;
         let c = Collection { id, dimension };
-        let records = c.records();
+        let records = c.table();
         for statement in [
             format!(
                 "CREATE TABLE {records} (
@@ -311,7 +281,7 @@ impl SqliteStore {
              VALUES (?1, ?2, ?3, jsonb(?4), ?5)
              ON CONFLICT (id) DO UPDATE SET embedding = excluded.embedding,
                  text = excluded.text, metadata = excluded.metadata, ver = excluded.ver",
-            c.records()
+            c.table()
         ));
         for r in records {
             sqlx::query(upsert_record.clone())
@@ -329,7 +299,7 @@ impl SqliteStore {
 
     /// Collection `name`, or `not-found`.
     async fn existing(&self, name: &str) -> Result<Collection, VectorError> {
-        if let Some(c) = self.cached(name) {
+        if let Some(c) = self.collections.get(name) {
             return Ok(c);
         }
         let mut conn = self
@@ -341,7 +311,7 @@ impl SqliteStore {
             .lookup(&mut conn, name)
             .await?
             .ok_or_else(|| not_found(name))?;
-        self.remember(name, c);
+        self.collections.insert(name, c);
         Ok(c)
     }
 
@@ -364,7 +334,7 @@ impl SqliteStore {
         let text = format!(
             "SELECT id, vec_distance_cosine(embedding, ?1) AS distance, text, json(metadata)
              FROM {} WHERE {filter} ORDER BY distance, id LIMIT ?2",
-            c.records()
+            c.table()
         );
         let query = sqlx::query(sql(text))
             .bind(blob(&request.vector))
@@ -438,7 +408,7 @@ impl SqliteStore {
             "SELECT id, vec_distance_cosine(embedding, ?1) AS distance, text, json(metadata)
              FROM {} WHERE rid IN (SELECT value FROM json_each(?3))
              ORDER BY distance, id LIMIT ?2",
-            c.records()
+            c.table()
         );
         let rows = sqlx::query(sql(text))
             .bind(blob(&request.vector))
@@ -477,7 +447,7 @@ impl SqliteStore {
             let fail = |e| db_error(&self.name, doing, e);
             // Copies the index only if a search still holds this version.
             let index = Arc::make_mut(&mut current);
-            let text = format!("SELECT rid, embedding FROM {} WHERE ver > ?1", c.records());
+            let text = format!("SELECT rid, embedding FROM {} WHERE ver > ?1", c.table());
             let query = sqlx::query(sql(text)).bind(index.version);
             let mut rows = query.fetch(&mut *conn);
             while let Some(row) = rows.try_next().await.map_err(fail)? {
@@ -818,7 +788,7 @@ impl VectorStore for SqliteStore {
         match self.write(&mut tx, collection, &records).await {
             Ok(c) => {
                 tx.commit().await.map_err(fail)?;
-                self.remember(collection, c);
+                self.collections.insert(collection, c);
                 Ok(())
             }
             Err(e) => {
