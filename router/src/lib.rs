@@ -1,0 +1,47 @@
+//! # weft-router
+//!
+//! Which published flow answers an HTTP request: the Host header (or the
+//! path) names a project and stage, and that stage's route table matches
+//! the method and path to a route, with typed parameters. Pure functions
+//! and data: no I/O, no async, no store. The server keeps one
+//! [`RouteTable`] per (project, stage) and plugs its own target type (a
+//! published flow version) into [`Route::target`].
+//!
+//! ## Layout
+//! - [`host`]: Host header → [`Target`] (project, stage, path to route):
+//!   `{project}-{stage}.{base}`, custom domains, the `/{project}/{stage}`
+//!   path fallback.
+//! - [`pattern`]: the route pattern language (`/users/{id:int}`,
+//!   `{code:regex([A-Z]{3})}`, `{*rest}`), its parser with located errors,
+//!   specificity and shape.
+//! - [`table`]: [`Route`], [`RouteTable::build`] (every conflict at once)
+//!   and [`RouteTable::lookup`] (found, 405 with `Allow`, 404).
+//! - `trie` (private): the segment trie with backtracking behind lookups.
+//! - [`path`]: request paths: segments, percent-decoding, limits.
+//! - [`params`]: captured values ([`ParamValue`]: text, `i64`, UUID).
+//! - [`method`]: [`Method`] and the [`Methods`] set of a route.
+//! - [`error`]: every error, as `thiserror` enums.
+//!
+//! Data flows one way: request → [`HostResolver::resolve`] → table for
+//! (project, stage) → [`RouteTable::lookup`] → route and parameters.
+//!
+//! Tests: unit tests per module, golden cases in `tests/golden/*.golden`
+//! (`WEFT_BLESS=1 cargo test -p weft-router --test golden` rewrites their
+//! expected output), a randomized no-panic test in `tests/no_panic.rs`;
+//! `cargo bench -p weft-router` prints lookup latencies.
+
+pub mod error;
+pub mod host;
+pub mod method;
+pub mod params;
+pub mod path;
+pub mod pattern;
+pub mod table;
+mod trie;
+
+pub use error::{ConfigError, HostError, PathError, PatternError, PatternErrorKind};
+pub use host::{CustomDomain, HostConfig, HostResolver, Target, Via};
+pub use method::{Method, Methods};
+pub use params::{ParamValue, Params};
+pub use pattern::{Pattern, Segment, Specificity};
+pub use table::{Conflict, Lookup, Route, RouteRef, RouteTable};
