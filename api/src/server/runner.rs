@@ -30,13 +30,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use weft_editor_protocol::events::{EventBody, RunEvent};
 use weft_runtime::capabilities::Secrets;
-use weft_runtime::executor::{NodeValues, new_run_id};
+use weft_runtime::executor::{NodeValues, check_start, new_run_id};
 use weft_runtime::plan::Plan;
 use weft_runtime::{Engine, EngineError, EventSink, RunOptions, RunOutcome};
 
@@ -172,6 +172,16 @@ impl Runner {
             ));
         }
         let plan = self.plan(&request.document).await?;
+        // Bad inputs or pins are the caller's mistake: refuse them before a
+        // run exists (400, every problem listed).
+        if let Err(errors) = check_start(&plan, &request.inputs, &request.pinned) {
+            return Err(ApiError::new(
+                axum::http::StatusCode::BAD_REQUEST,
+                "invalid_inputs",
+                format!("the run cannot start: {errors}"),
+            )
+            .with_details(json!({"inputs": errors.inputs, "pinned": errors.pinned})));
+        }
         // The project's secrets (for the stage), only for flows that read any.
         let secrets = if plan.grants.secrets.is_empty() {
             None

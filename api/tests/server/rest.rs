@@ -312,15 +312,25 @@ pub async fn runs_sync_async_and_history(bed: Bed) {
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(value, json!("HELLO ADA!"));
-    // Bad inputs: the run fails, with the reason.
-    let (_, failed) = bed
+    // Bad inputs: 400 naming each, and no run is made.
+    let (status, refused) = bed
         .admin(
             "POST",
             &format!("{path}/runs"),
-            Some(json!({"inputs": {"name": 5}})),
+            Some(json!({"inputs": {"name": 5, "extra": true}})),
         )
         .await;
-    assert_eq!(failed["status"], "failed", "{failed}");
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+    assert_eq!(refused["error"]["code"], "invalid_inputs", "{refused}");
+    let problems = refused["error"]["details"]["inputs"].as_array().unwrap();
+    assert_eq!(problems.len(), 2, "{refused}");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("input `name`: expected string"),
+        "{refused}"
+    );
     // Asynchronous: 202 with the id, then cancel.
     bed.admin(
         "PUT",
@@ -361,7 +371,7 @@ pub async fn runs_sync_async_and_history(bed: Bed) {
     let (_, list) = bed
         .admin("GET", "/v1/projects/demo/runs?flow=hello", None)
         .await;
-    assert_eq!(list["runs"].as_array().unwrap().len(), 2);
+    assert_eq!(list["runs"].as_array().unwrap().len(), 1);
     let (_, list) = bed
         .admin("GET", "/v1/projects/demo/runs?status=cancelled", None)
         .await;

@@ -107,6 +107,51 @@ impl RunOptions {
     }
 }
 
+/// What is wrong with a run's inputs and pinned values, found by
+/// [`check_start`] (every problem, each naming its input, node or port).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StartErrors {
+    pub inputs: Vec<String>,
+    pub pinned: Vec<String>,
+}
+
+impl StartErrors {
+    pub fn is_empty(&self) -> bool {
+        self.inputs.is_empty() && self.pinned.is_empty()
+    }
+}
+
+impl std::fmt::Display for StartErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let all: Vec<&str> = self
+            .inputs
+            .iter()
+            .chain(&self.pinned)
+            .map(String::as_str)
+            .collect();
+        f.write_str(&all.join("; "))
+    }
+}
+
+/// Checks the inputs and pinned values a run would start with, so that a
+/// server can refuse a bad request before creating the run (the run checks
+/// them again, and fails with code `input` or `pinned`).
+pub fn check_start(
+    plan: &Plan,
+    inputs: &Map<String, Value>,
+    pinned: &HashMap<String, Map<String, Value>>,
+) -> Result<(), StartErrors> {
+    let errors = StartErrors {
+        inputs: prepare_inputs(plan, inputs).err().unwrap_or_default(),
+        pinned: pinned_values(plan, pinned).err().unwrap_or_default(),
+    };
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
+    }
+}
+
 /// How a run ended.
 #[derive(Debug, Clone)]
 pub struct RunOutcome {

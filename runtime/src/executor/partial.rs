@@ -27,7 +27,9 @@ pub(super) fn pinned_values(
         };
         let node = &plan.nodes[i];
         let mut ports = HashMap::new();
-        for (port, value) in &pinned[id] {
+        let mut ports_given: Vec<(&String, &Value)> = pinned[id].iter().collect();
+        ports_given.sort_by_key(|(port, _)| *port);
+        for (port, value) in ports_given {
             match node.spec.output(port) {
                 None => errors.push(format!(
                     "pinned `{id}.{port}`: `{id}` has no output `{port}`"
