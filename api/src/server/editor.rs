@@ -30,8 +30,15 @@
 //!   the writer feeds everything already queued (up to `WRITE_BATCH`, 64
 //!   frames) before one flush, so a burst of events costs a connection one
 //!   write, not one per event.
+//! - **Once per connection.** Subscriptions overlap (a run and its flow, a
+//!   flow and its project); the writer remembers the last `seq` it sent of
+//!   each run ([`Delivered`]) and drops what the connection already has, so
+//!   each event reaches a client once, in `seq` order. An explicit
+//!   `subscribe` to a run replays it from `after_seq` all the same.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::extract::State;
@@ -78,9 +85,80 @@ pub async fn upgrade(
 /// What the writer task sends.
 enum Out {
     Message(Box<ServerMessage>),
-    /// An event, already encoded (shared by every subscriber).
-    Frame(Utf8Bytes),
+    /// A run's event, already encoded (shared by every subscriber).
+    Event(Delivery),
+    /// The client subscribed to a run again (see [`Delivered`]).
+    Replay {
+        run: Arc<str>,
+        after: u64,
+        generation: u64,
+    },
     Close(u16, String),
+}
+
+/// One event for one connection.
+struct Delivery {
+    run: Arc<str>,
+    seq: u64,
+    /// It is the run's `run.finished`.
+    last: bool,
+    /// Of the forwarder that queued it (see [`Delivered`]).
+    generation: u64,
+    frame: Utf8Bytes,
+}
+
+/// How many finished runs a connection remembers sending (see
+/// [`Delivered`]).
+const REMEMBERED_RUNS: usize = 1024;
+
+/// What this connection was sent of each run, so that a run covered by
+/// two subscriptions (itself and its flow, say) reaches the client once:
+/// the writer drops an event at or below the last `seq` sent.
+///
+/// An explicit `subscribe` to a run asks for its events after `after_seq`
+/// whatever was sent before: it queues [`Out::Replay`] (on the control
+/// queue, so before any event of its own forwarder), which sets the run's
+/// last `seq` to `after_seq` and drops, from then on, the events of every
+/// older forwarder of that run (each forwarder has a generation, numbered
+/// per connection), leaving the run to the new one. A run is forgotten
+/// [`REMEMBERED_RUNS`] finished runs after its own end.
+#[derive(Default)]
+struct Delivered {
+    runs: HashMap<Arc<str>, Sent>,
+    finished: VecDeque<Arc<str>>,
+}
+
+#[derive(Default)]
+struct Sent {
+    last: u64,
+    /// Events of forwarders older than this are dropped.
+    generation: u64,
+}
+
+impl Delivered {
+    fn replay(&mut self, run: Arc<str>, after: u64, generation: u64) {
+        let sent = self.runs.entry(run).or_default();
+        sent.last = after;
+        sent.generation = generation;
+    }
+
+    /// True the first time this connection sees the event (and records it).
+    fn first_time(&mut self, d: &Delivery) -> bool {
+        let sent = self.runs.entry(d.run.clone()).or_default();
+        if d.seq <= sent.last || d.generation < sent.generation {
+            return false;
+        }
+        sent.last = d.seq;
+        if d.last {
+            self.finished.push_back(d.run.clone());
+            if self.finished.len() > REMEMBERED_RUNS
+                && let Some(old) = self.finished.pop_front()
+            {
+                self.runs.remove(&old);
+            }
+        }
+        true
+    }
 }
 
 struct Session {
@@ -92,6 +170,8 @@ struct Session {
     /// dropped subscription, so small).
     control: mpsc::UnboundedSender<Out>,
     subscriptions: HashMap<Topic, JoinHandle<()>>,
+    /// Numbers this connection's forwarders (see [`Delivered`]).
+    generations: Arc<AtomicU64>,
 }
 
 impl Session {
@@ -101,6 +181,7 @@ impl Session {
         let (control_tx, mut control_rx) = mpsc::unbounded_channel::<Out>();
         // The writer: control first, then events.
         let writer = tokio::spawn(async move {
+            let mut delivered = Delivered::default();
             'write: loop {
                 let (mut out, mut is_event) = tokio::select! {
                     biased;
@@ -118,12 +199,12 @@ impl Session {
                         // empty just before the ack of the subscription
                         // that produced this event arrived.
                         while let Ok(reply) = control_rx.try_recv() {
-                            if !feed(&mut sink, reply).await {
+                            if !feed(&mut sink, reply, &mut delivered).await {
                                 break 'write;
                             }
                         }
                     }
-                    if !feed(&mut sink, out).await {
+                    if !feed(&mut sink, out, &mut delivered).await {
                         break 'write;
                     }
                     fed += 1;
@@ -198,6 +279,7 @@ impl Session {
             events: events_tx,
             control: control_tx,
             subscriptions: HashMap::new(),
+            generations: Arc::new(AtomicU64::new(1)),
         };
         loop {
             let frame = tokio::select! {
@@ -320,7 +402,7 @@ impl Session {
                     id,
                     run: Some(run.clone()),
                 });
-                let task = self.forward(run.clone(), 0);
+                let task = self.forward(run.clone(), 0, false);
                 self.subscriptions.insert(Topic::Run { run }, task);
             }
             Err(e) => self.reply(error(Some(id), &e)),
@@ -346,7 +428,7 @@ impl Session {
                 // The forwarder reads the run's log from `after`: starting
                 // it after the ack loses nothing.
                 ack(self);
-                self.forward(run.clone(), after)
+                self.forward(run.clone(), after, true)
             }
             Topic::Flow { project, .. } | Topic::Project { project } => {
                 self.caller.check(project, Access::Read)?;
@@ -363,12 +445,26 @@ impl Session {
         Ok(())
     }
 
-    /// A forwarder for one run from `after`.
-    fn forward(&self, run: String, after: u64) -> JoinHandle<()> {
+    /// A forwarder for one run from `after`; a `replay` one takes the run
+    /// over from any older forwarder (see [`Delivered`]).
+    fn forward(&self, run: String, after: u64, replay: bool) -> JoinHandle<()> {
         let app = self.app.clone();
         let events = self.events.clone();
         let control = self.control.clone();
-        tokio::spawn(forward_run(app, run, after, events, control))
+        let generation = self.generations.fetch_add(1, Ordering::Relaxed);
+        if replay {
+            let _ = control.send(Out::Replay {
+                run: Arc::from(run.as_str()),
+                after,
+                generation,
+            });
+        }
+        let out = Outlet {
+            events,
+            control,
+            generation,
+        };
+        tokio::spawn(forward_run(app, run, after, out))
     }
 
     /// Starts forwarders for new runs matching a flow or project topic.
@@ -380,6 +476,7 @@ impl Session {
         let app = self.app.clone();
         let events = self.events.clone();
         let control = self.control.clone();
+        let generations = self.generations.clone();
         tokio::spawn(async move {
             // Dropped (and so aborting every child) with this task.
             let mut children = tokio::task::JoinSet::new();
@@ -396,13 +493,12 @@ impl Session {
                 };
                 if matches {
                     while children.try_join_next().is_some() {}
-                    children.spawn(forward_run(
-                        app.clone(),
-                        live.id.clone(),
-                        0,
-                        events.clone(),
-                        control.clone(),
-                    ));
+                    let out = Outlet {
+                        events: events.clone(),
+                        control: control.clone(),
+                        generation: generations.fetch_add(1, Ordering::Relaxed),
+                    };
+                    children.spawn(forward_run(app.clone(), live.id.clone(), 0, out));
                 }
             }
         })
@@ -410,15 +506,28 @@ impl Session {
 }
 
 /// Queues one message for the next flush (or sends the close frame);
-/// false once the connection is done.
-async fn feed(sink: &mut SplitSink<WebSocket, Message>, out: Out) -> bool {
+/// false once the connection is done. An event the connection was already
+/// sent is dropped.
+async fn feed(
+    sink: &mut SplitSink<WebSocket, Message>,
+    out: Out,
+    delivered: &mut Delivered,
+) -> bool {
     let frame = match out {
         Out::Message(msg) => match serde_json::to_string(&*msg) {
             Ok(text) => Message::Text(Utf8Bytes::from(text)),
             Err(_) => return true,
         },
-        Out::Frame(text) if text.as_str().is_empty() => return true,
-        Out::Frame(text) => Message::Text(text),
+        Out::Event(d) if d.frame.as_str().is_empty() || !delivered.first_time(&d) => return true,
+        Out::Event(d) => Message::Text(d.frame),
+        Out::Replay {
+            run,
+            after,
+            generation,
+        } => {
+            delivered.replay(run, after, generation);
+            return true;
+        }
         Out::Close(code, reason) => {
             let _ = sink
                 .send(Message::Close(Some(CloseFrame {
@@ -463,17 +572,31 @@ fn error(id: Option<String>, e: &ApiError) -> ServerMessage {
     }
 }
 
-/// Pushes one run's events after `after` to a connection until the run
-/// ends, the connection goes away, or the queue is full (then `lagged`).
-async fn forward_run(
-    app: AppState,
-    run: String,
-    after: u64,
+/// Where a forwarder sends: the connection's queues, and its generation.
+struct Outlet {
     events: mpsc::Sender<Out>,
     control: mpsc::UnboundedSender<Out>,
-) {
+    generation: u64,
+}
+
+/// Pushes one run's events after `after` to a connection until the run
+/// ends, the connection goes away, or the queue is full (then `lagged`).
+async fn forward_run(app: AppState, run: String, after: u64, out: Outlet) {
+    let Outlet {
+        events,
+        control,
+        generation,
+    } = out;
     let mut cursor = after;
     let stall = app.config.ws_stall;
+    let id: Arc<str> = Arc::from(run.as_str());
+    let delivery = |event: &RunEvent, frame: Utf8Bytes| Delivery {
+        run: id.clone(),
+        seq: event.seq,
+        last: matches!(event.body, EventBody::RunFinished(_)),
+        generation,
+        frame,
+    };
     let lagged = |cursor: u64, head: u64| {
         let _ = control.send(Out::Message(Box::new(ServerMessage::Lagged {
             run: run.clone(),
@@ -487,7 +610,8 @@ async fn forward_run(
             let head = *watch.borrow_and_update();
             while cursor < head.seq {
                 for logged in live.events_after(cursor, PAGE) {
-                    match push(&events, logged.frame(frame), stall).await {
+                    let d = delivery(&logged.event, logged.frame(frame));
+                    match push(&events, d, stall).await {
                         Pushed::Sent => cursor = logged.event.seq,
                         Pushed::Stalled => {
                             app.metrics.ws_lagged();
@@ -518,7 +642,7 @@ async fn forward_run(
             return;
         }
         for event in page {
-            match push(&events, frame(&event), stall).await {
+            match push(&events, delivery(&event, frame(&event)), stall).await {
                 Pushed::Sent => cursor = event.seq,
                 Pushed::Stalled => {
                     app.metrics.ws_lagged();
@@ -540,8 +664,8 @@ enum Pushed {
 }
 
 /// Queues one event's frame for the connection, waiting at most `stall`.
-async fn push(events: &mpsc::Sender<Out>, frame: Utf8Bytes, stall: Duration) -> Pushed {
-    match events.send_timeout(Out::Frame(frame), stall).await {
+async fn push(events: &mpsc::Sender<Out>, delivery: Delivery, stall: Duration) -> Pushed {
+    match events.send_timeout(Out::Event(delivery), stall).await {
         Ok(()) => Pushed::Sent,
         Err(mpsc::error::SendTimeoutError::Timeout(_)) => Pushed::Stalled,
         Err(mpsc::error::SendTimeoutError::Closed(_)) => Pushed::Gone,

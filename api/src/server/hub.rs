@@ -25,7 +25,7 @@ use tokio::sync::{broadcast, watch};
 use weft_editor_protocol::events::RunEvent;
 
 /// How long a finished run's log stays in memory after it was stored.
-pub const LINGER: Duration = Duration::from_secs(30);
+pub const LINGER: Duration = Duration::from_secs(2);
 
 /// One run whose events are (or were recently) being produced here.
 #[derive(Debug)]

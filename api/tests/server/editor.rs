@@ -328,6 +328,41 @@ pub async fn pinned_start_from_and_stop_at(bed: Bed) {
         e["error"]["message"].as_str().unwrap().contains("stop_at"),
         "{e}"
     );
+    // Bad pins and inputs are refused before any run exists, all at once.
+    let mut bad = start(
+        "c5",
+        json!({"pinned": {"greet": {"text": 7, "ghost": 1}, "nobody": {"x": 1}}}),
+    );
+    bad["inputs"] = json!({"name": 3, "nmae": "Ada"});
+    send(&mut ws, bad).await;
+    let e = recv(&mut ws).await;
+    assert_eq!(
+        (&e["type"], &e["id"]),
+        (&json!("error"), &json!("c5")),
+        "{e}"
+    );
+    assert_eq!(e["error"]["code"], "invalid_inputs", "{e}");
+    let details = &e["error"]["details"];
+    let listed = |field: &str| -> Vec<String> {
+        details[field]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect()
+    };
+    let pinned = listed("pinned");
+    assert_eq!(pinned.len(), 3, "{e}");
+    assert!(pinned[0].contains("`greet.ghost`"), "{e}");
+    assert!(pinned[1].contains("`greet.text`"), "{e}");
+    assert!(pinned[2].contains("`nobody`"), "{e}");
+    let inputs = listed("inputs");
+    assert_eq!(inputs.len(), 2, "{e}");
+    assert!(inputs.iter().any(|m| m.contains("`nmae`")), "{e}");
+    assert!(inputs.iter().any(|m| m.contains("input `name`")), "{e}");
+    // The connection is fine, and no run was made.
+    send(&mut ws, json!({"type": "ping", "id": "p"})).await;
+    assert_eq!(recv(&mut ws).await["type"], "pong");
 }
 
 pub async fn slow_clients_get_lagged_and_resync(bed: Bed) {
@@ -451,4 +486,64 @@ pub async fn flow_and_project_topics_follow_new_runs(bed: Bed) {
     assert_eq!(recv(&mut by_flow).await["type"], "ack");
     send(&mut by_flow, json!({"type": "unsubscribe", "id": "u2", "topic": {"kind": "flow", "project": "demo", "flow": "hello"}})).await;
     assert_eq!(recv(&mut by_flow).await["error"]["code"], "not_found");
+}
+
+pub async fn overlapping_subscriptions_send_each_event_once(bed: Bed) {
+    project(&bed).await;
+    let url = listen(&bed).await;
+    let mut ws = session(&bed, &url).await;
+    // The run is covered three times: by its project, its flow and itself.
+    for (id, topic) in [
+        ("s1", json!({"kind": "project", "project": "demo"})),
+        (
+            "s2",
+            json!({"kind": "flow", "project": "demo", "flow": "hello"}),
+        ),
+    ] {
+        send(
+            &mut ws,
+            json!({"type": "subscribe", "id": id, "topic": topic}),
+        )
+        .await;
+        assert_eq!(recv(&mut ws).await["type"], "ack");
+    }
+    let start = json!({"type": "run.start", "id": "c1", "project": "demo", "flow": "hello",
+        "source": {"kind": "draft", "document": hello()}, "inputs": {"name": "Ada"}});
+    send(&mut ws, start).await;
+    let ack = recv(&mut ws).await;
+    let run = ack["run"].as_str().unwrap().to_string();
+    let live = until_finished(&mut ws, &run).await;
+    let n = live.len() as u64;
+    assert_eq!(seqs(&live), (1..=n).collect::<Vec<_>>(), "{live:?}");
+    // Nothing trails it: the next message answers a ping.
+    nothing_more(&mut ws, "p1").await;
+    // Subscribing to the run again asks for a replay: it comes, once.
+    let again = |id: &str, after: Option<u64>| {
+        let mut m = json!({"type": "subscribe", "id": id, "topic": {"kind": "run", "run": run}});
+        if let Some(after) = after {
+            m["after_seq"] = json!(after);
+        }
+        m
+    };
+    send(&mut ws, again("s3", None)).await;
+    assert_eq!(recv(&mut ws).await["type"], "ack");
+    let replay = until_finished(&mut ws, &run).await;
+    assert_eq!(replay, live);
+    nothing_more(&mut ws, "p2").await;
+    send(&mut ws, again("s4", Some(2))).await;
+    assert_eq!(recv(&mut ws).await["type"], "ack");
+    let rest = until_finished(&mut ws, &run).await;
+    assert_eq!(seqs(&rest), (3..=n).collect::<Vec<_>>());
+    nothing_more(&mut ws, "p3").await;
+}
+
+/// The next message answers a ping: nothing else was queued.
+async fn nothing_more(ws: &mut Ws, id: &str) {
+    send(ws, json!({"type": "ping", "id": id})).await;
+    let next = recv(ws).await;
+    assert_eq!(
+        (&next["type"], &next["id"]),
+        (&json!("pong"), &json!(id)),
+        "{next}"
+    );
 }

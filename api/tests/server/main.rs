@@ -12,6 +12,8 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 mod editor;
+#[path = "../support/pg.rs"]
+mod pg;
 mod rest;
 
 use std::future::Future;
@@ -19,14 +21,11 @@ use std::future::Future;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use serde_json::Value;
-use sqlx::{Connection, PgConnection};
 use tower::ServiceExt;
 use weft::server::{AppState, ServerConfig, app};
 use weft::store::{Scope, SecretKey, Store};
 use weft_runtime::host::HostConfig;
 use weft_runtime::{Engine, EngineConfig};
-
-const DEFAULT_PG: &str = "postgres://postgres@127.0.0.1:5432/test";
 
 /// One test's server state, its admin token, and what keeps its database.
 #[allow(missing_debug_implementations)]
@@ -125,44 +124,16 @@ where
     test(bed(store, config, Some(dir)).await).await;
 }
 
-fn pg_url() -> String {
-    std::env::var("WEFT_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_PG.to_string())
-}
-
 pub async fn on_postgres<F, Fut>(config: ServerConfig, test: F)
 where
-    F: FnOnce(Bed) -> Fut,
+    F: FnOnce(Bed) -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let admin_url = pg_url();
-    let mut admin = PgConnection::connect(&admin_url).await.unwrap_or_else(|e| {
-        panic!(
-            "PostgreSQL is not reachable at {admin_url}: {e}\n\
-             These tests also run on PostgreSQL. Start the machine's server with\n  \
-             pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start\n\
-             or point WEFT_TEST_POSTGRES_URL at one (user with CREATE DATABASE rights)."
-        )
-    });
-    let mut b = [0u8; 6];
-    getrandom::fill(&mut b).unwrap();
-    let name = format!("weft_s_{}", hex::encode(b));
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    let base = admin_url.split('?').next().unwrap_or(&admin_url);
-    let url = format!("{}/{name}", &base[..base.rfind('/').unwrap()]);
-    let store = Store::open(&url).await.unwrap();
-    let outcome = tokio::spawn(test(bed(store, config, None).await)).await;
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-    )))
-    .execute(&mut admin)
+    pg::with_database("weft_s", |name| async move {
+        let store = Store::open(&pg::url_for(&name)).await.unwrap();
+        test(bed(store, config, None).await).await
+    })
     .await
-    .unwrap();
-    if let Err(e) = outcome {
-        std::panic::resume_unwind(e.into_panic());
-    }
 }
 
 /// Runs each listed `async fn(Bed)` on both databases (`name::sqlite`,
@@ -209,6 +180,7 @@ both!(
         with weft::server::ServerConfig { max_frame_bytes: 4096, ..Default::default() },
     editor::pinned_start_from_and_stop_at,
     editor::flow_and_project_topics_follow_new_runs,
+    editor::overlapping_subscriptions_send_each_event_once,
     editor::slow_clients_get_lagged_and_resync
         with weft::server::ServerConfig {
             ws_queue: 4,
