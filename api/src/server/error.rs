@@ -17,7 +17,16 @@ pub struct ApiError {
     pub code: &'static str,
     pub message: String,
     pub details: Option<Value>,
+    /// The database could not be reached: the answer carries a
+    /// [`DatabaseDown`] extension, which trips the
+    /// [`DbGuard`](super::dbguard::DbGuard).
+    pub database_down: bool,
 }
+
+/// Response extension: this answer is a 503 because the database could
+/// not be reached (the message says why).
+#[derive(Debug, Clone)]
+pub struct DatabaseDown(pub String);
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
@@ -26,6 +35,7 @@ impl ApiError {
             code,
             message: message.into(),
             details: None,
+            database_down: false,
         }
     }
 
@@ -91,7 +101,13 @@ impl std::fmt::Display for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(self.body())).into_response()
+        let mut response = (self.status, Json(self.body())).into_response();
+        if self.database_down {
+            response
+                .extensions_mut()
+                .insert(DatabaseDown(self.message.clone()));
+        }
+        response
     }
 }
 
@@ -103,7 +119,10 @@ impl From<StoreError> for ApiError {
                 ApiError::new(StatusCode::CONFLICT, "conflict", e.to_string())
             }
             StoreError::Invalid { .. } => ApiError::bad_request(e.to_string()),
-            StoreError::Unavailable { .. } => ApiError::unavailable(e.to_string()),
+            StoreError::Unavailable { .. } => ApiError {
+                database_down: true,
+                ..ApiError::unavailable(e.to_string())
+            },
             StoreError::SecretKey { .. } => {
                 tracing::error!(error = %e, "secret key problem");
                 ApiError::internal(e.to_string())

@@ -6,13 +6,15 @@
 //!   recovery, admin token, listener, graceful shutdown).
 //! - [`routes`]: one module per resource (projects, flows, runs, secrets,
 //!   tokens, nodes, health); [`openapi`]: `/v1/openapi.json`.
-//! - [`auth`]: bearer tokens and scopes; [`error`]: the error body.
+//! - [`auth`]: bearer tokens and scopes; [`error`]: the error body;
+//!   [`dbguard`]: fast 503s while the database is away.
 //! - [`runner`]: starting, storing, cancelling and draining runs;
 //!   [`launch`]: editor/REST requests to runs (pins, start-from, stop-at).
 //! - [`hub`]: live runs' event logs; [`editor`]: the websocket session.
 //! - [`metrics`]: the `/metrics` counters.
 
 pub mod auth;
+pub mod dbguard;
 pub mod editor;
 pub mod error;
 pub mod hub;
@@ -83,6 +85,8 @@ pub struct AppState {
     pub config: Arc<ServerConfig>,
     /// Cancelled once runs are drained on shutdown: websockets close.
     pub closing: CancellationToken,
+    /// Fails requests fast while the database is away.
+    pub db_guard: Arc<dbguard::DbGuard>,
 }
 
 impl AppState {
@@ -104,6 +108,7 @@ impl AppState {
             metrics,
             config: Arc::new(config),
             closing: CancellationToken::new(),
+            db_guard: Arc::new(dbguard::DbGuard::default()),
         }
     }
 }
@@ -115,6 +120,10 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/editor", axum::routing::get(editor::upgrade))
         .route("/v1/openapi.json", axum::routing::get(openapi::document))
         .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            dbguard::guard,
+        ))
         .with_state(state)
 }
 

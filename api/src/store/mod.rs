@@ -130,6 +130,8 @@ pub struct Store {
     backend: Backend,
     /// The database, for messages (no password).
     name: Arc<str>,
+    /// How [`Store::probe`] connects, outside the pool.
+    probe: Arc<ProbeUrl>,
     pub(crate) secret_key: Option<Arc<SecretKey>>,
 }
 
@@ -208,7 +210,7 @@ impl Store {
             .connect(&url)
             .await
             .map_err(error::db(&context))?;
-        Store::finish_open(pool, Backend::Sqlite, name).await
+        Store::finish_open(pool, Backend::Sqlite, name, ProbeUrl(url)).await
     }
 
     async fn open_postgres(url: &str, options: &StoreOptions) -> Result<Store> {
@@ -219,10 +221,15 @@ impl Store {
             .connect(url)
             .await
             .map_err(error::db(format!("connecting to {name}")))?;
-        Store::finish_open(pool, Backend::Postgres, name).await
+        Store::finish_open(pool, Backend::Postgres, name, ProbeUrl(url.to_owned())).await
     }
 
-    async fn finish_open(pool: AnyPool, backend: Backend, name: String) -> Result<Store> {
+    async fn finish_open(
+        pool: AnyPool,
+        backend: Backend,
+        name: String,
+        probe: ProbeUrl,
+    ) -> Result<Store> {
         migrations::migrator(backend)
             .run(&pool)
             .await
@@ -240,6 +247,7 @@ impl Store {
             pool,
             backend,
             name: name.into(),
+            probe: Arc::new(probe),
             secret_key: None,
         })
     }
@@ -270,6 +278,26 @@ impl Store {
             .map_err(error::db("checking the database"))
     }
 
+    /// Checks the database answers on a connection of its own (not the
+    /// pool's, which may be busy or hold broken connections), within
+    /// `timeout`: whether the database is back after an outage.
+    pub async fn probe(&self, timeout: Duration) -> Result<()> {
+        let attempt = async {
+            let mut conn = sqlx::AnyConnection::connect(&self.probe.0).await?;
+            sqlx::query("SELECT 1").execute(&mut conn).await?;
+            conn.close().await
+        };
+        match tokio::time::timeout(timeout, attempt).await {
+            Ok(done) => done.map_err(error::db("checking the database")),
+            Err(_) => Err(StoreError::Unavailable {
+                message: format!(
+                    "checking the database: no answer within {} ms",
+                    timeout.as_millis()
+                ),
+            }),
+        }
+    }
+
     /// Closes every connection; later calls fail with
     /// [`StoreError::Unavailable`].
     pub async fn close(&self) {
@@ -286,6 +314,15 @@ impl Store {
             .begin_with(statement)
             .await
             .map_err(error::db(context))
+    }
+}
+
+/// A connection URL, which may hold a password: never printed.
+struct ProbeUrl(String);
+
+impl std::fmt::Debug for ProbeUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProbeUrl(..)")
     }
 }
 
