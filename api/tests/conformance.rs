@@ -16,16 +16,16 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use std::io::{BufRead, BufReader, Read};
+#[path = "support/serve.rs"]
+mod serve;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-/// Longest the server may take to listen (a cold component cache compiles
-/// every built-in node first).
-const START_TIMEOUT: Duration = Duration::from_secs(180);
+use serve::collect;
+
 /// Longest the script may take (it needs a few seconds).
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(300);
 
@@ -60,21 +60,6 @@ fn python() -> PathBuf {
     python
 }
 
-/// Everything a child writes to a pipe, collected by a thread.
-fn collect(pipe: impl Read + Send + 'static) -> (Arc<Mutex<String>>, JoinHandle<()>) {
-    let text = Arc::new(Mutex::new(String::new()));
-    let sink = text.clone();
-    let reader = std::thread::spawn(move || {
-        for line in BufReader::new(pipe).lines() {
-            let Ok(line) = line else { break };
-            let mut text = sink.lock().unwrap();
-            text.push_str(&line);
-            text.push('\n');
-        }
-    });
-    (text, reader)
-}
-
 /// `weft serve` as a child process, killed when dropped.
 struct Server {
     child: Child,
@@ -84,42 +69,12 @@ struct Server {
 
 impl Server {
     fn start(data_dir: &Path, token: &str) -> Server {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_weft"));
-        cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(data_dir);
-        for var in [
-            "DATABASE_URL",
-            "WEFT_LISTEN",
-            "WEFT_DATA_DIR",
-            "WEFT_SECRET_KEY",
-        ] {
-            cmd.env_remove(var);
-        }
-        cmd.env("WEFT_ADMIN_TOKEN", token)
-            .env("WEFT_LOG", "info")
-            .env(
-                "WEFT_CACHE_DIR",
-                Path::new(env!("CARGO_TARGET_TMPDIR")).join("weft-cli-cache"),
-            )
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        let mut child = cmd.spawn().expect("weft serve starts");
-        let (log, _) = collect(child.stderr.take().unwrap());
-        let deadline = Instant::now() + START_TIMEOUT;
+        let mut spawned = serve::spawn(["--data-dir".into(), data_dir.into()], token);
         loop {
-            let text = log.lock().unwrap().clone();
-            if let Some(rest) = text.split("weft: listening on ").nth(1) {
-                let url = rest.lines().next().unwrap().trim().to_string();
+            if let Some(url) = spawned.listening() {
+                let serve::Spawned { child, log, .. } = spawned;
                 return Server { child, url, log };
             }
-            if let Some(status) = child.try_wait().unwrap() {
-                panic!("weft serve exited with {status} before listening:\n{text}");
-            }
-            assert!(
-                Instant::now() < deadline,
-                "weft serve did not listen within {START_TIMEOUT:?}:\n{text}"
-            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }

@@ -2,22 +2,20 @@
 //! it, and the databases it runs on (an SQLite file in a temporary data
 //! directory, or a fresh PostgreSQL database dropped afterwards).
 
+use std::ffi::OsString;
 use std::future::Future;
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use sqlx::{Connection, PgConnection};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// The admin token every test server imports from `WEFT_ADMIN_TOKEN`.
 pub const ADMIN: &str = "wft_reliability-admin-token";
-const DEFAULT_PG: &str = "postgres://postgres@127.0.0.1:5432/test";
 /// Longest a request may take before the test gives up on it.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -40,7 +38,7 @@ pub struct Db {
 impl Db {
     /// `--database-url` for the server; `None` for the default SQLite file.
     pub fn url(&self) -> Option<String> {
-        self.pg_name.as_ref().map(|name| pg_db_url(name, None))
+        self.pg_name.as_deref().map(crate::pg::url_for)
     }
 
     /// The SQLite file (SQLite only).
@@ -49,59 +47,11 @@ impl Db {
     }
 }
 
-fn pg_admin_url() -> String {
-    std::env::var("WEFT_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_PG.to_string())
-}
-
-/// The URL of database `name` on the test server, or through a proxy
-/// listening on 127.0.0.1:`port`.
-pub fn pg_db_url(name: &str, port: Option<u16>) -> String {
-    let admin = pg_admin_url();
-    let base = admin.split('?').next().unwrap_or(&admin).to_string();
-    let base = &base[..base.rfind('/').expect("a database in the URL")];
-    match port {
-        None => format!("{base}/{name}"),
-        Some(port) => {
-            let at = base
-                .rfind('@')
-                .map_or(base.find("://").unwrap() + 3, |a| a + 1);
-            format!("{}127.0.0.1:{port}/{name}", &base[..at])
-        }
-    }
-}
-
-/// The PostgreSQL server the tests use (host and port), for the proxy.
-pub fn pg_upstream() -> String {
-    let admin = pg_admin_url();
-    let rest = &admin[admin
-        .rfind('@')
-        .map_or(admin.find("://").unwrap() + 3, |a| a + 1)..];
-    let host = rest.split('/').next().unwrap_or("127.0.0.1:5432");
-    if host.contains(':') {
-        host.to_string()
-    } else {
-        format!("{host}:5432")
-    }
-}
-
-async fn pg_admin() -> PgConnection {
-    let url = pg_admin_url();
-    PgConnection::connect(&url).await.unwrap_or_else(|e| {
-        panic!(
-            "PostgreSQL is not reachable at {url}: {e}\n\
-             These tests also run on PostgreSQL. Start the machine's server with\n  \
-             pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start\n\
-             (or `bash tests/testbeds.sh start`), or point WEFT_TEST_POSTGRES_URL at one \
-             (a user with CREATE DATABASE rights)."
-        )
-    })
-}
-
 /// Runs `test` with a fresh data directory on `backend`; a PostgreSQL
 /// database is created for it and dropped afterwards, pass or fail.
 pub async fn with_db<F, Fut>(backend: Backend, test: F)
 where
-    F: FnOnce(Db) -> Fut,
+    F: FnOnce(Db) -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
     let dir = tempfile::tempdir().unwrap();
@@ -112,28 +62,13 @@ where
         }
         return;
     }
-    let mut admin = pg_admin().await;
-    let mut b = [0u8; 6];
-    getrandom::fill(&mut b).unwrap();
-    let name = format!("weft_r_{}", hex::encode(b));
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    let db = Db {
-        dir,
-        pg_name: Some(name.clone()),
-    };
-    let outcome = tokio::spawn(test(db)).await;
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-    )))
-    .execute(&mut admin)
+    crate::pg::with_database("weft_r", |name| {
+        test(Db {
+            dir,
+            pg_name: Some(name),
+        })
+    })
     .await
-    .unwrap();
-    if let Err(e) = outcome {
-        std::panic::resume_unwind(e.into_panic());
-    }
 }
 
 /// A directory of custom node components holding the `test.sleep` guest,
@@ -185,60 +120,25 @@ pub struct Server {
 impl Server {
     /// Starts the binary and waits for its `listening on` line.
     pub async fn start(opts: &Options) -> Server {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_weft"));
-        cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(&opts.data_dir)
-            .arg("--nodes-dir")
-            .arg(&opts.nodes_dir);
+        let mut args: Vec<OsString> = vec![
+            "--data-dir".into(),
+            opts.data_dir.clone().into(),
+            "--nodes-dir".into(),
+            opts.nodes_dir.clone().into(),
+        ];
         if let Some(url) = &opts.database_url {
-            cmd.args(["--database-url", url]);
+            args.extend(["--database-url".into(), url.into()]);
         }
         if let Some(secs) = opts.drain_secs {
-            cmd.args(["--drain-secs", &secs.to_string()]);
+            args.extend(["--drain-secs".into(), secs.to_string().into()]);
         }
-        for var in [
-            "DATABASE_URL",
-            "WEFT_LISTEN",
-            "WEFT_DATA_DIR",
-            "WEFT_SECRET_KEY",
-        ] {
-            cmd.env_remove(var);
-        }
-        cmd.env("WEFT_ADMIN_TOKEN", ADMIN)
-            .env("WEFT_LOG", "info")
-            .env(
-                "WEFT_CACHE_DIR",
-                Path::new(env!("CARGO_TARGET_TMPDIR")).join("weft-cli-cache"),
-            )
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        let mut child = cmd.spawn().expect("weft starts");
-        let log = Arc::new(Mutex::new(String::new()));
-        let stderr = child.stderr.take().unwrap();
-        let sink = log.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                let mut log = sink.lock().unwrap();
-                log.push_str(&line);
-                log.push('\n');
-            }
-        });
-        let deadline = Instant::now() + Duration::from_secs(180);
+        let mut spawned = crate::serve::spawn(args, ADMIN);
         loop {
-            let text = log.lock().unwrap().clone();
-            if let Some(rest) = text.split("weft: listening on http://").nth(1) {
-                let addr = rest.lines().next().unwrap().trim().parse().unwrap();
+            if let Some(url) = spawned.listening() {
+                let addr = url.trim_start_matches("http://").parse().unwrap();
+                let crate::serve::Spawned { child, log, .. } = spawned;
                 return Server { child, addr, log };
             }
-            if let Some(status) = child.try_wait().unwrap() {
-                panic!("weft serve exited with {status} before listening:\n{text}");
-            }
-            assert!(
-                Instant::now() < deadline,
-                "weft serve did not listen within 180 s:\n{text}"
-            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }

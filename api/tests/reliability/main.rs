@@ -29,7 +29,11 @@ mod drain;
 mod harness;
 mod kill;
 mod outage;
+#[path = "../support/pg.rs"]
+mod pg;
 mod proxy;
+#[path = "../support/serve.rs"]
+mod serve;
 
 use harness::{Backend, with_db};
 

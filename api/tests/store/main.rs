@@ -13,17 +13,17 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 mod flows;
+#[path = "../support/pg.rs"]
+mod pg;
 mod runs;
 mod security;
 
 use std::future::Future;
 
 use serde_json::{Value, json};
-use sqlx::{AnyPool, Connection, PgConnection};
+use sqlx::AnyPool;
 use weft::store::*;
 use weft_editor_protocol::events::RunEvent;
-
-const DEFAULT_PG: &str = "postgres://postgres@127.0.0.1:5432/test";
 
 /// One test's database.
 struct Db {
@@ -49,12 +49,6 @@ impl Db {
     }
 }
 
-fn random_hex() -> String {
-    let mut b = [0u8; 6];
-    getrandom::fill(&mut b).unwrap();
-    hex::encode(b)
-}
-
 async fn on_sqlite<F, Fut>(test: F)
 where
     F: FnOnce(Db) -> Fut,
@@ -73,70 +67,25 @@ where
     .await;
 }
 
-fn pg_admin_url() -> String {
-    std::env::var("WEFT_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_PG.to_string())
-}
-
-/// `url` with its database name replaced by `db`.
-fn with_database(url: &str, db: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, format!("?{q}")),
-        None => (url, String::new()),
-    };
-    let after_scheme = base.find("://").map_or(0, |i| i + 3);
-    let host_end = base[after_scheme..]
-        .find('/')
-        .map_or(base.len(), |i| after_scheme + i);
-    format!("{}/{db}{query}", &base[..host_end])
-}
-
-async fn pg_admin() -> PgConnection {
-    let url = pg_admin_url();
-    match PgConnection::connect(&url).await {
-        Ok(conn) => conn,
-        Err(e) => panic!(
-            "PostgreSQL is not reachable at {url}: {e}\n\
-             Every storage test also runs on PostgreSQL. Start the machine's server with\n  \
-             pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start\n\
-             or point WEFT_TEST_POSTGRES_URL at one (user with CREATE DATABASE rights)."
-        ),
-    }
-}
-
 async fn on_postgres<F, Fut>(test: F)
 where
-    F: FnOnce(Db) -> Fut,
+    F: FnOnce(Db) -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let mut admin = pg_admin().await;
-    let name = format!("weft_t_{}", random_hex());
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut admin)
+    pg::with_database("weft_t", |name| async move {
+        let url = pg::url_for(&name);
+        let store = Store::open(&url)
+            .await
+            .unwrap_or_else(|e| panic!("opening {url}: {e}"));
+        test(Db {
+            store,
+            url,
+            file: None,
+            _dir: None,
+        })
         .await
-        .unwrap();
-    let url = with_database(&pg_admin_url(), &name);
-    let opened = Store::open(&url).await;
-    let outcome = match opened {
-        Ok(store) => {
-            let db = Db {
-                store,
-                url,
-                file: None,
-                _dir: None,
-            };
-            tokio::spawn(test(db)).await
-        }
-        Err(e) => tokio::spawn(async move { panic!("opening {url}: {e}") }).await,
-    };
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-    )))
-    .execute(&mut admin)
+    })
     .await
-    .unwrap();
-    if let Err(e) = outcome {
-        std::panic::resume_unwind(e.into_panic());
-    }
 }
 
 /// Runs each listed `async fn(Db)` (`module::name`) on both databases, as

@@ -4,7 +4,8 @@ use std::time::Duration;
 
 use weft::store::*;
 
-use super::{Db, pg_admin};
+use super::Db;
+use super::pg::admin as pg_admin;
 
 pub async fn secrets_are_encrypted_at_rest(db: Db) {
     let key = SecretKey::from_bytes([9; 32]);
