@@ -348,6 +348,25 @@ pub fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
+/// Checks a stage name: 1 to 63 lowercase ASCII letters and digits. No
+/// hyphens: a published flow answers at `{project}-{stage}.{domain}`, where
+/// the stage is what follows the last hyphen.
+pub fn validate_stage(stage: &str) -> Result<()> {
+    let ok = (1..=63).contains(&stage.len())
+        && stage
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+    if ok {
+        Ok(())
+    } else {
+        Err(StoreError::invalid(format!(
+            "invalid stage name `{stage}`: use 1 to 63 lowercase letters and digits (no hyphens: \
+             flows answer at `{{project}}-{{stage}}.{{domain}}`, and the stage is what follows \
+             the last hyphen)"
+        )))
+    }
+}
+
 /// Checks a project or stage slug: 1 to 63 lowercase ASCII letters, digits
 /// and hyphens, not starting with a hyphen.
 pub fn validate_slug(kind: &str, slug: &str) -> Result<()> {
@@ -405,6 +424,17 @@ mod tests {
         }
         for bad in ["", "-a", "Acme", "a_b", "a b", "é", &"a".repeat(64)] {
             assert!(validate_slug("project", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn stage_names() {
+        for ok in ["prod", "dev2", "0", &"a".repeat(63)] {
+            assert!(validate_stage(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "pre-prod", "Prod", "a_b", "é", &"a".repeat(64)] {
+            let e = validate_stage(bad).unwrap_err().to_string();
+            assert!(e.contains("no hyphens"), "{bad}: {e}");
         }
     }
 

@@ -24,7 +24,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::error::db;
-use super::{Result, Store, StoreError, now_ms, project_id, validate_slug};
+use super::{Result, Store, StoreError, now_ms, project_id, validate_stage};
 
 /// The environment variable holding the secret key.
 pub const SECRET_KEY_ENV: &str = "WEFT_SECRET_KEY";
@@ -249,7 +249,7 @@ fn aad(project: &str, stage: &str, name: &str) -> Vec<u8> {
 
 fn stage_column(stage: Option<&str>) -> Result<&str> {
     match stage {
-        Some(stage) => validate_slug("stage name", stage).map(|()| stage),
+        Some(stage) => validate_stage(stage).map(|()| stage),
         None => Ok(""),
     }
 }

@@ -5,8 +5,8 @@
 //! newest row of a (stage, flow) says what is live (nothing, after an
 //! unpublish). The rows are the history; rolling back is publishing an
 //! older version again. A stage is created by its first publish, or
-//! explicitly with [`Store::create_stage`]. Stage names follow the slug
-//! rules ([`super::validate_slug`]).
+//! explicitly with [`Store::create_stage`]. Stage names are lowercase
+//! letters and digits ([`super::validate_stage`]).
 
 use serde::Serialize;
 use sqlx::any::AnyRow;
@@ -14,7 +14,7 @@ use sqlx::{Any, Executor, Row};
 
 use super::error::{db, is_unique_violation};
 use super::flows::{VersionSummary, find_version, flow_pk, summary};
-use super::{Result, Store, StoreError, now_ms, project_id, validate_slug};
+use super::{Result, Store, StoreError, now_ms, project_id, validate_stage};
 
 /// A stage of a project.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -83,7 +83,7 @@ impl Store {
     /// Creates stage `stage` of `project` ([`StoreError::Conflict`] if it
     /// exists).
     pub async fn create_stage(&self, project: &str, stage: &str) -> Result<Stage> {
-        validate_slug("stage name", stage)?;
+        validate_stage(stage)?;
         let pid = project_id(&self.pool, project).await?;
         let now = now_ms();
         sqlx::query("INSERT INTO weft_stages (project_id, name, created_at) VALUES ($1, $2, $3)")
@@ -131,7 +131,7 @@ impl Store {
         flow: &str,
         version: &str,
     ) -> Result<LiveFlow> {
-        validate_slug("stage name", stage)?;
+        validate_stage(stage)?;
         let context = format!("publishing flow `{flow}` to stage `{stage}`");
         let mut tx = self.begin(&context).await?;
         let pid = project_id(&mut *tx, project).await?;
