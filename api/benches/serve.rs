@@ -28,7 +28,11 @@
 //! `cargo bench -p weft --bench serve`; `WEFT_BENCH_ROUNDS` (default 5,
 //! at least 3), `WEFT_BENCH_SCALE` (0.1 for a smoke run),
 //! `WEFT_BENCH_CLIENTS` (default 100), `WEFT_BENCH_ONLY` (any of
-//! `latency,throughput,rss`).
+//! `latency,throughput,rss`), `WEFT_BENCH_EDITOR_BACKGROUND` (1, the
+//! default, runs editor sessions on their lower-priority runtime as `weft
+//! serve` does; 0 on the run workers), `WEFT_BENCH_CLIENT_NICE` (the
+//! clients' threads' nice value, default 0; 19 stands in for clients on
+//! other machines, using only CPU the server leaves idle).
 
 use std::collections::HashMap;
 use std::error::Error;
@@ -166,7 +170,9 @@ async fn server(services: Services) -> Res<Server> {
         test_guests: true,
         ..EngineConfig::default()
     };
-    let state = AppState::new(Engine::new(config).await?, store, ServerConfig::default());
+    let mut state = AppState::new(Engine::new(config).await?, store, ServerConfig::default());
+    // As `weft serve`: editor sessions on their own lower-priority threads.
+    state.editor_background = env_or("WEFT_BENCH_EDITOR_BACKGROUND", 1u8) == 1;
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("ws://{}/v1/editor", listener.local_addr()?);
     let forever = std::future::pending();
@@ -676,11 +682,23 @@ fn main() -> Res<()> {
     let server_rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
+    let client_nice = env_or("WEFT_BENCH_CLIENT_NICE", 0i32);
     let client_rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .thread_name("bench-clients")
+        .on_thread_start(move || {
+            if client_nice != 0 {
+                weft::server::background::lower_priority(client_nice);
+            }
+        })
         .enable_all()
         .build()?;
+    println!(
+        "   editor sessions on their own threads at nice {} (WEFT_BENCH_EDITOR_BACKGROUND={}); \
+         clients at nice {client_nice} (WEFT_BENCH_CLIENT_NICE)",
+        weft::server::background::EDITOR_NICE,
+        env_or("WEFT_BENCH_EDITOR_BACKGROUND", 1u8)
+    );
     if wanted("latency") || wanted("throughput") {
         let sent = Arc::new(Mutex::new(Vec::new()));
         let port = client_rt.block_on(sse_server(sent.clone()))?;

@@ -109,7 +109,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         },
         ..ServerConfig::default()
     };
-    let state = AppState::new(engine, store, config);
+    let mut state = AppState::new(engine, store, config);
+    state.editor_background = true;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;

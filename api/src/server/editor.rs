@@ -76,9 +76,19 @@ pub async fn upgrade(
     ws.max_message_size(limit)
         .max_frame_size(limit)
         .on_upgrade(move |socket| async move {
-            app.metrics.ws_opened();
-            Session::run(app.clone(), socket, header_token).await;
-            app.metrics.ws_closed();
+            let metrics = app.metrics.clone();
+            metrics.ws_opened();
+            let background = app
+                .editor_background
+                .then(super::background::editor_runtime)
+                .flatten();
+            match background {
+                Some(rt) => {
+                    let _ = rt.spawn(Session::run(app, socket, header_token)).await;
+                }
+                None => Session::run(app, socket, header_token).await,
+            }
+            metrics.ws_closed();
         })
 }
 

@@ -10,10 +10,12 @@
 //!   [`dbguard`]: fast 503s while the database is away.
 //! - [`runner`]: starting, storing, cancelling and draining runs;
 //!   [`launch`]: editor/REST requests to runs (pins, start-from, stop-at).
-//! - [`hub`]: live runs' event logs; [`editor`]: the websocket session.
+//! - [`hub`]: live runs' event logs; [`editor`]: the websocket session;
+//!   [`background`]: the editor's lower-priority runtime.
 //! - [`metrics`]: the `/metrics` counters.
 
 pub mod auth;
+pub mod background;
 pub mod dbguard;
 pub mod editor;
 pub mod error;
@@ -87,6 +89,9 @@ pub struct AppState {
     pub closing: CancellationToken,
     /// Fails requests fast while the database is away.
     pub db_guard: Arc<dbguard::DbGuard>,
+    /// Run editor websocket sessions on the lower-priority runtime of
+    /// [`background`] (made at the first session), not on the caller's.
+    pub editor_background: bool,
 }
 
 impl AppState {
@@ -109,6 +114,7 @@ impl AppState {
             config: Arc::new(config),
             closing: CancellationToken::new(),
             db_guard: Arc::new(dbguard::DbGuard::default()),
+            editor_background: false,
         }
     }
 }

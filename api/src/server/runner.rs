@@ -96,6 +96,10 @@ struct Inner {
     plans: Mutex<HashMap<String, Arc<Plan>>>,
     cancels: Mutex<HashMap<String, CancellationToken>>,
     tracker: TaskTracker,
+    /// The runtime runs execute on (the one the runner was made on),
+    /// whoever starts them: an editor session runs on a lower-priority
+    /// runtime of its own ([`super::background`]), its runs must not.
+    runtime: Option<tokio::runtime::Handle>,
     draining: AtomicBool,
     /// Cancelled when a shutdown stops waiting for the database.
     give_up: CancellationToken,
@@ -124,11 +128,24 @@ impl Runner {
                 plans: Mutex::new(HashMap::new()),
                 cancels: Mutex::new(HashMap::new()),
                 tracker: TaskTracker::new(),
+                runtime: tokio::runtime::Handle::try_current().ok(),
                 draining: AtomicBool::new(false),
                 give_up: CancellationToken::new(),
                 preview_limit,
                 retention,
             }),
+        }
+    }
+
+    /// Spawns a run's task on the runs' runtime.
+    fn spawn<F>(&self, task: F) -> tokio::task::JoinHandle<F::Output>
+    where
+        F: std::future::Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        match &self.inner.runtime {
+            Some(rt) => self.inner.tracker.spawn_on(task, rt),
+            None => self.inner.tracker.spawn(task),
         }
     }
 
@@ -231,14 +248,14 @@ impl Runner {
         let inner = self.inner.clone();
         let run_id = id.clone();
         let (project, flow) = (request.project.clone(), request.flow.clone());
-        let writer = self.inner.tracker.spawn(write_events(
+        let writer = self.spawn(write_events(
             inner.store.clone(),
             run_id.clone(),
             writer_rx,
             inner.give_up.clone(),
         ));
         self.inner.metrics.run_started();
-        self.inner.tracker.spawn(async move {
+        self.spawn(async move {
             let started = Instant::now();
             let outcome = inner.engine.run(plan, request.inputs, opts).await;
             // The sink (and its sender) is gone with the run: the writer
