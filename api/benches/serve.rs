@@ -15,8 +15,10 @@
 //!    through `Runner::start` as `POST .../runs` does), 1 and 4 runs in
 //!    flight, with 0 and with 100 clients subscribed to the project reading
 //!    every event, alternating round by round. A round ends when every run
-//!    is stored and every client has every event. Also the CPU time per
-//!    run of the server and of the clients (`/proc/self/task/*/schedstat`).
+//!    is stored and every client has every event; "runs alone" is the rate
+//!    until every run is stored (the clients may still be reading). Also
+//!    the CPU time per run of the server and of the clients
+//!    (`/proc/self/task/*/schedstat`).
 //! 3. **RSS** of the real binary (`weft serve`, this package's build) on a
 //!    fresh SQLite data directory: idle, then after runs through REST with
 //!    a websocket client subscribed.
@@ -526,9 +528,11 @@ fn throughput(srv: &Server, server_rt: &Runtime, client_rt: &Runtime) -> Res<()>
     };
     let runs = scaled(200);
     for in_flight in [1, 4] {
-        // Per round, for 0 and for `many` clients: runs/s, and CPU µs per
-        // run of the server and of the clients. Round 0 warms up.
-        let mut rows: [Vec<[f64; 3]>; 2] = [Vec::new(), Vec::new()];
+        // Per round, for 0 and for `many` clients: runs/s (every client
+        // has every event), CPU µs per run of the server and of the
+        // clients, and runs/s counting only the runs (all stored). Round 0
+        // warms up.
+        let mut rows: [Vec<[f64; 4]>; 2] = [Vec::new(), Vec::new()];
         for round in 0..=rounds() {
             for (slot, n) in [0, many].into_iter().enumerate() {
                 let clients =
@@ -536,6 +540,7 @@ fn throughput(srv: &Server, server_rt: &Runtime, client_rt: &Runtime) -> Res<()>
                 let (cpu, t) = (cpu_ns(), Instant::now());
                 let events =
                     server_rt.block_on(burst(&srv.state.runner, &request, runs, in_flight))?;
+                let stored = t.elapsed();
                 client_rt.block_on(clients.wait_for(events))?;
                 let (elapsed, used) = (t.elapsed(), cpu_ns());
                 clients.close();
@@ -543,19 +548,31 @@ fn throughput(srv: &Server, server_rt: &Runtime, client_rt: &Runtime) -> Res<()>
                 std::thread::sleep(Duration::from_millis(200));
                 let per_run = |a: u64, b: u64| a.saturating_sub(b) as f64 / 1e3 / runs as f64;
                 let rate = runs as f64 / elapsed.as_secs_f64();
+                let runs_only = runs as f64 / stored.as_secs_f64();
                 if round > 0 {
-                    rows[slot].push([rate, per_run(used.0, cpu.0), per_run(used.1, cpu.1)]);
+                    rows[slot].push([
+                        rate,
+                        per_run(used.0, cpu.0),
+                        per_run(used.1, cpu.1),
+                        runs_only,
+                    ]);
                 }
             }
         }
         let col = |slot: usize, i: usize| median(rows[slot].iter().map(|r| r[i]).collect());
         for (slot, n) in [0, many].into_iter().enumerate() {
             let rates: Vec<String> = rows[slot].iter().map(|r| format!("{:.0}", r[0])).collect();
-            let (rate, rates, server, clients) =
-                (col(slot, 0), rates.join(", "), col(slot, 1), col(slot, 2));
+            let (rate, rates, server, clients, stored) = (
+                col(slot, 0),
+                rates.join(", "),
+                col(slot, 1),
+                col(slot, 2),
+                col(slot, 3),
+            );
             println!(
                 "{in_flight} in flight, {n:>3} clients: {rate:>5.0} runs/s ({rates}); \
-                 CPU per run: server {server:.0} µs, clients {clients:.0} µs"
+                 runs alone {stored:.0} runs/s; CPU per run: server {server:.0} µs, \
+                 clients {clients:.0} µs"
             );
         }
         let ratios: Vec<f64> = rows[1]
@@ -564,10 +581,17 @@ fn throughput(srv: &Server, server_rt: &Runtime, client_rt: &Runtime) -> Res<()>
             .map(|(w, z)| w[0] / z[0])
             .collect();
         let shown: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
+        let stored: Vec<f64> = rows[1]
+            .iter()
+            .zip(&rows[0])
+            .map(|(w, z)| w[3] / z[3])
+            .collect();
         println!(
-            "   {many} clients / 0: {:.3} (round by round: {}); server CPU +{:.0} µs per run",
+            "   {many} clients / 0: {:.3} (round by round: {}); runs alone {:.3}; \
+             server CPU +{:.0} µs per run",
             median(ratios),
             shown.join(", "),
+            median(stored),
             col(1, 1) - col(0, 1)
         );
     }
