@@ -43,6 +43,15 @@ pub enum DiagnosticCode {
     InvalidPolicy,
     /// An edge from an `error` port of a node whose errors fail the run.
     ErrorPortUnused,
+    /// A trigger field has a value it cannot have (an unknown, repeated or
+    /// missing method or mode, an invalid id, a CORS origin or header).
+    InvalidTrigger,
+    /// An HTTP trigger's `path` is not a valid route pattern.
+    InvalidRoutePattern,
+    DuplicateTriggerId,
+    /// Two HTTP triggers of the flow answer the same method on the same
+    /// paths.
+    RouteConflict,
 }
 
 impl DiagnosticCode {
@@ -66,6 +75,10 @@ impl DiagnosticCode {
             DiagnosticCode::CapabilityNotGranted => "capability_not_granted",
             DiagnosticCode::InvalidPolicy => "invalid_policy",
             DiagnosticCode::ErrorPortUnused => "error_port_unused",
+            DiagnosticCode::InvalidTrigger => "invalid_trigger",
+            DiagnosticCode::InvalidRoutePattern => "invalid_route_pattern",
+            DiagnosticCode::DuplicateTriggerId => "duplicate_trigger_id",
+            DiagnosticCode::RouteConflict => "route_conflict",
         }
     }
 }

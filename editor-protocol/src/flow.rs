@@ -28,6 +28,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::trigger::Trigger;
 use crate::types::PortType;
 
 /// The version of the flow format this crate reads and writes.
@@ -67,6 +68,12 @@ pub struct FlowDocument {
     /// is dead (a skipped branch) is left out of the result.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub outputs: IndexMap<String, String>,
+    /// How the flow is started from outside once published: HTTP routes.
+    /// Default: none (the flow runs through the API, the CLI or an editor
+    /// only). Omitted when empty, so documents without triggers serialize
+    /// (and hash) as before.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub triggers: Vec<Trigger>,
     /// What the flow's nodes may reach outside the sandbox. Default: nothing.
     #[serde(default, skip_serializing_if = "Capabilities::is_empty")]
     pub capabilities: Capabilities,

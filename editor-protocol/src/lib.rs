@@ -10,6 +10,8 @@
 //! - [`flow`]: the flow document (`FlowDocument`, nodes, edges, policies,
 //!   capabilities) and the `node.port.path` / `category.name@version`
 //!   reference syntaxes.
+//! - [`trigger`]: how a published flow is started from outside (HTTP
+//!   routes: methods, path pattern, auth, modes, CORS).
 //! - [`types`]: the port type language (`list<string>`, `object{id: int}`)
 //!   with its assignability rules and value checks.
 //! - [`spec`]: what a node declares about itself (ports, config schema,
@@ -28,6 +30,7 @@ pub mod diagnostic;
 pub mod events;
 pub mod flow;
 pub mod spec;
+pub mod trigger;
 pub mod types;
 pub mod ws;
 
@@ -35,4 +38,5 @@ pub use diagnostic::{Diagnostic, DiagnosticCode};
 pub use events::{EventBody, RunEvent};
 pub use flow::FlowDocument;
 pub use spec::{Capability, NodeInfo, NodeSpec, PortSpec};
+pub use trigger::{HttpTrigger, Trigger};
 pub use types::PortType;

@@ -232,3 +232,35 @@ async fn syntax_error_column_counts_characters() {
         .expect_err("not JSON");
     assert_eq!((diags[0].line, diags[0].column), (Some(1), Some(20)));
 }
+
+/// A valid flow with triggers validates, and the validated document holds
+/// exactly what serde reads from the text (defaults filled in alike).
+#[tokio::test]
+async fn valid_triggers_are_kept_as_serde_reads_them() {
+    let engine = engine().await;
+    let example = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/hello-http.json"),
+    )
+    .expect("read examples/hello-http.json");
+    let defaults = r#"{
+      "weft": 1, "name": "defaults", "inputs": { "x": "string" },
+      "nodes": [ { "id": "up", "type": "text.upper" } ],
+      "edges": [ { "from": "input.x", "to": "up.text" } ],
+      "triggers": [
+        { "kind": "http", "path": "/users/{id:int}" },
+        { "kind": "http", "path": "/users/{id:int}", "methods": ["GET", "HEAD"] },
+        { "kind": "http", "id": "files", "path": "/files/{*rest}", "methods": ["GET"],
+          "auth": "public", "modes": ["stream", "async"],
+          "cors": { "origins": ["*"], "headers": ["content-type"], "max_age_secs": 600 } }
+      ]
+    }"#;
+    for text in [example.as_str(), defaults] {
+        let validated = match engine.validate_text(text).await {
+            Ok(v) => v,
+            Err(diags) => panic!("invalid: {}", render_text("flow.json", &diags)),
+        };
+        let read: weft_editor_protocol::FlowDocument = serde_json::from_str(text).unwrap();
+        assert!(!read.triggers.is_empty());
+        assert_eq!(validated.doc, read);
+    }
+}

@@ -5,6 +5,8 @@
 //! ## Layout
 //! - [`parse`]: tolerant structural parsing (unknown fields, wrong shapes).
 //! - [`locate`]: JSON pointer → line:column in the source text.
+//! - [`triggers`]: parsing and checks of the flow's `triggers` (HTTP
+//!   methods, route patterns with `weft-router`, ids, conflicts, CORS).
 //! - this module: the semantic checks (node types, configs, ports, types,
 //!   edges, capabilities, outputs, cycles).
 
@@ -12,6 +14,7 @@ mod edges;
 mod locate;
 mod nodes;
 pub mod parse;
+mod triggers;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -27,6 +30,7 @@ use crate::registry::Registry;
 
 pub use locate::Locations;
 use parse::Parsed;
+pub use triggers::TriggerSource;
 
 /// A flow that passed validation, with each node resolved to its component
 /// and spec (in the same order as `doc.nodes`).
@@ -138,6 +142,7 @@ pub async fn validate_value(
     let graph_edges = checker.check_edges();
     checker.check_unconnected();
     checker.check_outputs();
+    checker.check_triggers();
     checker.check_cycles(&graph_edges);
 
     let Checker {

@@ -15,6 +15,7 @@ use weft_editor_protocol::flow::{
 use weft_editor_protocol::{Diagnostic, DiagnosticCode};
 
 use super::locate::escape;
+use super::triggers::{TriggerSource, parse_triggers};
 
 /// A document with the parts that parsed, and where each came from.
 #[derive(Debug)]
@@ -32,6 +33,8 @@ pub struct Parsed {
     /// Whether the `inputs` section parsed entirely (if not, references to
     /// unknown inputs are not reported).
     pub inputs_complete: bool,
+    /// For each trigger in `doc.triggers`, where it came from.
+    pub triggers: Vec<TriggerSource>,
 }
 
 const TOP_FIELDS: &[&str] = &[
@@ -42,12 +45,13 @@ const TOP_FIELDS: &[&str] = &[
     "nodes",
     "edges",
     "outputs",
+    "triggers",
     "capabilities",
     "settings",
     "ui",
 ];
 
-fn schema_error(pointer: String, message: impl Into<String>) -> Diagnostic {
+pub(super) fn schema_error(pointer: String, message: impl Into<String>) -> Diagnostic {
     Diagnostic::new(DiagnosticCode::Schema, pointer, message)
 }
 
@@ -201,6 +205,8 @@ pub fn parse(value: &Value, diags: &mut Vec<Diagnostic>) -> Option<Parsed> {
         }
     }
 
+    let (triggers, trigger_sources) = parse_triggers(top, diags);
+
     Some(Parsed {
         doc: FlowDocument {
             weft,
@@ -210,6 +216,7 @@ pub fn parse(value: &Value, diags: &mut Vec<Diagnostic>) -> Option<Parsed> {
             nodes,
             edges,
             outputs,
+            triggers,
             capabilities,
             settings,
             ui,
@@ -219,12 +226,13 @@ pub fn parse(value: &Value, diags: &mut Vec<Diagnostic>) -> Option<Parsed> {
         broken_ids,
         name_ok,
         inputs_complete,
+        triggers: trigger_sources,
     })
 }
 
 /// Reads an object field by field, so that every problem in it is
 /// reported (serde stops at the first), each tagged with the node.
-struct Fields<'a> {
+pub(super) struct Fields<'a> {
     obj: &'a Map<String, Value>,
     base: &'a str,
     node: Option<&'a str>,
@@ -232,7 +240,7 @@ struct Fields<'a> {
 }
 
 impl<'a> Fields<'a> {
-    fn new(
+    pub(super) fn new(
         value: &'a Value,
         base: &'a str,
         node: Option<&'a str>,
@@ -269,7 +277,11 @@ impl<'a> Fields<'a> {
 
     /// `Some(value)` when present and well-formed; `None` when absent or
     /// reported.
-    fn get<T: DeserializeOwned>(&mut self, key: &str, diags: &mut Vec<Diagnostic>) -> Option<T> {
+    pub(super) fn get<T: DeserializeOwned>(
+        &mut self,
+        key: &str,
+        diags: &mut Vec<Diagnostic>,
+    ) -> Option<T> {
         let v = self.obj.get(key)?;
         match parse_at(v, &format!("{}/{key}", self.base)) {
             Ok(t) => Some(t),
@@ -281,7 +293,7 @@ impl<'a> Fields<'a> {
         }
     }
 
-    fn require<T: DeserializeOwned>(
+    pub(super) fn require<T: DeserializeOwned>(
         &mut self,
         key: &str,
         diags: &mut Vec<Diagnostic>,
@@ -390,7 +402,7 @@ fn parse_policy(
     })
 }
 
-fn not_a(pointer: &str, what: &str, v: &Value) -> Diagnostic {
+pub(super) fn not_a(pointer: &str, what: &str, v: &Value) -> Diagnostic {
     schema_error(
         pointer.to_string(),
         format!(
@@ -430,7 +442,11 @@ fn optional<T: DeserializeOwned>(
         .ok()
 }
 
-fn array<'a>(top: &'a Map<String, Value>, key: &str, diags: &mut Vec<Diagnostic>) -> &'a [Value] {
+pub(super) fn array<'a>(
+    top: &'a Map<String, Value>,
+    key: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> &'a [Value] {
     match top.get(key) {
         None => &[],
         Some(Value::Array(items)) => items,
