@@ -20,6 +20,8 @@
 //! - [`path`]: request paths: segments, percent-decoding, limits.
 //! - [`params`]: captured values ([`ParamValue`]: text, `i64`, UUID).
 //! - [`method`]: [`Method`] and the [`Methods`] set of a route.
+//! - [`published`]: a flow document's HTTP triggers as routes, and the
+//!   conflicts a publish would make on its stage.
 //! - [`error`]: every error, as `thiserror` enums.
 //!
 //! Data flows one way: request → [`HostResolver::resolve`] → table for
@@ -36,6 +38,7 @@ pub mod method;
 pub mod params;
 pub mod path;
 pub mod pattern;
+pub mod published;
 pub mod table;
 mod trie;
 
@@ -44,4 +47,5 @@ pub use host::{CustomDomain, HostConfig, HostResolver, Target, Via};
 pub use method::{Method, Methods};
 pub use params::{ParamValue, Params};
 pub use pattern::{Pattern, Segment, Specificity};
+pub use published::{FlowRoute, flow_routes, publish_conflicts};
 pub use table::{Conflict, Lookup, Route, RouteRef, RouteTable};

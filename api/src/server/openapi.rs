@@ -88,7 +88,7 @@ pub const OPERATIONS: &[(&str, &str, &str, Option<&str>, u16)] = &[
     (
         "post",
         "/v1/projects/{project}/flows/{flow}/publish",
-        "Make a version live on a stage (an older one: rollback)",
+        "Make a version live on a stage (an older one: rollback); 409 if its HTTP routes collide with another live flow's",
         Some("Publish"),
         200,
     ),

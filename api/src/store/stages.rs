@@ -9,12 +9,13 @@
 //! letters and digits ([`super::validate_stage`]).
 
 use serde::Serialize;
+use serde_json::Value;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Executor, Row};
 
 use super::error::{db, is_unique_violation};
 use super::flows::{VersionSummary, find_version, flow_pk, summary};
-use super::{Result, Store, StoreError, now_ms, project_id, validate_stage};
+use super::{Result, Store, StoreError, now_ms, parse_json, project_id, validate_stage};
 
 /// A stage of a project.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -29,6 +30,17 @@ pub struct LiveFlow {
     pub flow: String,
     pub version: VersionSummary,
     pub published_at: i64,
+}
+
+/// What [`Store::publish_checked`] shows its check.
+#[derive(Debug, Clone, Copy)]
+pub struct PublishCheck<'a> {
+    pub flow: &'a str,
+    pub stage: &'a str,
+    /// The document of the version being published.
+    pub document: &'a Value,
+    /// Every other flow live on the stage, with its live document.
+    pub live: &'a [(String, Value)],
 }
 
 /// One entry of a publication history.
@@ -131,6 +143,23 @@ impl Store {
         flow: &str,
         version: &str,
     ) -> Result<LiveFlow> {
+        self.publish_checked(project, stage, flow, version, |_| Ok(()))
+            .await
+    }
+
+    /// [`Store::publish`], once `check` accepts the version's document
+    /// beside the documents of the other flows live on the stage (an error
+    /// from it, such as [`StoreError::Conflict`], cancels the publish).
+    /// Publishes to one stage are serialized, so two conflicting flows
+    /// cannot both pass.
+    pub async fn publish_checked(
+        &self,
+        project: &str,
+        stage: &str,
+        flow: &str,
+        version: &str,
+        check: impl FnOnce(PublishCheck<'_>) -> Result<()>,
+    ) -> Result<LiveFlow> {
         validate_stage(stage)?;
         let context = format!("publishing flow `{flow}` to stage `{stage}`");
         let mut tx = self.begin(&context).await?;
@@ -151,6 +180,41 @@ impl Store {
         .await
         .map_err(db(&context))?;
         let sid = stage_pk(&mut *tx, pid, stage).await?;
+        if self.backend() == super::Backend::Postgres {
+            // One publish per stage at a time (SQLite's write transaction
+            // already is the only one).
+            sqlx::query("SELECT id FROM weft_stages WHERE id = $1 FOR UPDATE")
+                .bind(sid)
+                .execute(&mut *tx)
+                .await
+                .map_err(db(&context))?;
+        }
+        let document: String = row.try_get("document").map_err(db(&context))?;
+        let document = parse_json(&context, &document)?;
+        let rows = sqlx::query(
+            "SELECT f.name AS flow, v.document FROM weft_publications p \
+             JOIN weft_flows f ON f.id = p.flow_id \
+             JOIN weft_flow_versions v ON v.id = p.version_pk \
+             WHERE p.stage_id = $1 AND p.flow_id <> $2 AND p.id = (SELECT MAX(p2.id) \
+             FROM weft_publications p2 WHERE p2.stage_id = p.stage_id AND p2.flow_id = p.flow_id)",
+        )
+        .bind(sid)
+        .bind(fid)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db(&context))?;
+        let mut live = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let name: String = r.try_get("flow").map_err(db(&context))?;
+            let text: String = r.try_get("document").map_err(db(&context))?;
+            live.push((name, parse_json(&context, &text)?));
+        }
+        check(PublishCheck {
+            flow,
+            stage,
+            document: &document,
+            live: &live,
+        })?;
         sqlx::query(
             "INSERT INTO weft_publications (stage_id, flow_id, version_pk, published_at) \
              VALUES ($1, $2, $3, $4)",

@@ -6,14 +6,15 @@
 //! PostgreSQL is unreachable the PostgreSQL half fails saying how to start
 //! it.
 //!
-//! Layout: this file holds the harness; `rest.rs` and `editor.rs` the
-//! tests.
+//! Layout: this file holds the harness; `rest.rs`, `publish_routes.rs` and
+//! `editor.rs` the tests.
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 mod editor;
 #[path = "../support/pg.rs"]
 mod pg;
+mod publish_routes;
 mod rest;
 
 use std::future::Future;
@@ -163,6 +164,7 @@ both!(
     rest::projects_and_flow_versions,
     rest::invalid_flows_get_every_diagnostic,
     rest::publish_unpublish_and_rollback,
+    publish_routes::publish_refuses_route_conflicts,
     rest::runs_sync_async_and_history,
     rest::secrets_are_write_only,
     rest::project_secrets_reach_runs_and_never_leak,

@@ -247,3 +247,48 @@ pub async fn publish_unpublish_and_rollback(db: Db) {
         );
     }
 }
+
+pub async fn publish_checks_see_the_stage_and_can_refuse(db: Db) {
+    let s = &db.store;
+    s.create_project("p", None).await.unwrap();
+    s.save_version("p", "f", &doc("f", "f")).await.unwrap();
+    s.save_version("p", "g", &doc("g", "g1")).await.unwrap();
+    s.save_version("p", "g", &doc("g", "g2")).await.unwrap();
+    s.save_version("p", "h", &doc("h", "h")).await.unwrap();
+    s.publish("p", "prod", "f", "latest").await.unwrap();
+    s.publish("p", "prod", "g", "1").await.unwrap();
+    // The check sees the version's document and every *other* live flow's.
+    let mut seen = Vec::new();
+    s.publish_checked("p", "prod", "g", "2", |c| {
+        assert_eq!((c.flow, c.stage), ("g", "prod"));
+        assert_eq!(c.document["nodes"][0]["config"]["template"], "g2");
+        seen = c.live.iter().map(|(f, d)| (f.clone(), d.clone())).collect();
+        Ok(())
+    })
+    .await
+    .unwrap();
+    assert_eq!(seen, [("f".to_string(), doc("f", "f"))]);
+    // A refusal leaves the stage as it was.
+    let refused = s
+        .publish_checked("p", "prod", "h", "latest", |c| {
+            assert_eq!(c.live.len(), 2);
+            Err(StoreError::Conflict {
+                what: "no room for h".into(),
+            })
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(refused, StoreError::Conflict { .. }), "{refused}");
+    assert_eq!(s.live_version("p", "prod", "h").await.unwrap(), None);
+    let g = s.live_version("p", "prod", "g").await.unwrap().unwrap();
+    assert_eq!(g.version.number, 2);
+    // Unpublished flows are not shown.
+    assert!(s.unpublish("p", "prod", "f").await.unwrap());
+    s.publish_checked("p", "prod", "h", "latest", |c| {
+        let names: Vec<&str> = c.live.iter().map(|(f, _)| f.as_str()).collect();
+        assert_eq!(names, ["g"]);
+        Ok(())
+    })
+    .await
+    .unwrap();
+}

@@ -110,6 +110,7 @@ both!(
     flows::identical_content_returns_the_same_version,
     flows::concurrent_saves_get_distinct_numbers,
     flows::publish_unpublish_and_rollback,
+    flows::publish_checks_see_the_stage_and_can_refuse,
     runs::run_lifecycle_and_node_records,
     runs::events_append_and_replay,
     runs::mark_interrupted_after_a_restart,

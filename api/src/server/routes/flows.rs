@@ -5,6 +5,9 @@
 //! located by line and column in the body) and stores a new immutable
 //! version when its content changed (201), or returns the existing one
 //! (200).
+//!
+//! Publishing refuses (409) a version whose HTTP routes would collide with
+//! those of another flow live on the stage ([`weft_router::publish_conflicts`]).
 
 use axum::Json;
 use axum::body::Bytes;
@@ -16,7 +19,9 @@ use serde_json::{Value, json};
 use crate::server::AppState;
 use crate::server::auth::{Access, Caller};
 use crate::server::error::ApiError;
-use crate::store::{FlowVersion, LiveFlow};
+use weft_editor_protocol::flow::FlowDocument;
+
+use crate::store::{FlowVersion, LiveFlow, PublishCheck, StoreError};
 
 type Json422<T> = Result<Json<T>, axum::extract::rejection::JsonRejection>;
 
@@ -118,9 +123,37 @@ pub async fn publish(
     let version = body.version.as_deref().unwrap_or("latest");
     Ok(Json(
         app.store
-            .publish(&project, &body.stage, &flow, version)
+            .publish_checked(&project, &body.stage, &flow, version, route_check)
             .await?,
     ))
+}
+
+/// Refuses a publish whose routes no request could tell apart from those
+/// of another flow live on the stage (409 naming both flows and routes).
+fn route_check(c: PublishCheck<'_>) -> Result<(), StoreError> {
+    let parse = |doc: &Value| serde_json::from_value::<FlowDocument>(doc.clone()).ok();
+    let Some(doc) = parse(c.document) else {
+        // Stored versions were validated; one that no longer parses has
+        // no routes this check could compare.
+        return Ok(());
+    };
+    let live: Vec<(String, FlowDocument)> = c
+        .live
+        .iter()
+        .filter_map(|(flow, doc)| Some((flow.clone(), parse(doc)?)))
+        .collect();
+    let conflicts = weft_router::publish_conflicts(c.flow, &doc, &live);
+    if conflicts.is_empty() {
+        return Ok(());
+    }
+    let listed: Vec<String> = conflicts.iter().map(ToString::to_string).collect();
+    Err(StoreError::conflict(format!(
+        "publishing flow `{}` to stage `{}` would give it routes no request could tell apart \
+         from those of another flow: {}",
+        c.flow,
+        c.stage,
+        listed.join("; ")
+    )))
 }
 
 pub async fn unpublish(
