@@ -31,20 +31,10 @@ const SAMPLES_PER_ROUND: usize = 100;
 
 type Tables = HashMap<(String, String), RouteTable<u32>>;
 
-struct Rng(u64);
+#[path = "../tests/support/rng.rs"]
+mod rng;
 
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
+use rng::Rng;
 
 struct Request {
     host: String,

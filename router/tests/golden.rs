@@ -24,8 +24,13 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+#[path = "../../tests/support/line_diff.rs"]
+mod line_diff;
+
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+
+use line_diff::line_diff;
 
 use weft_router::{
     HostConfig, HostResolver, Lookup, Method, Methods, ParamValue, Pattern, Route, RouteTable,
@@ -222,37 +227,6 @@ fn actual_text(text: &str) -> String {
     out
 }
 
-/// The lines that differ, with their line numbers in either file.
-fn diff(expected: &str, actual: &str) -> String {
-    let a: Vec<&str> = expected.lines().collect();
-    let b: Vec<&str> = actual.lines().collect();
-    let mut lcs = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-    for i in (0..a.len()).rev() {
-        for j in (0..b.len()).rev() {
-            lcs[i][j] = if a[i] == b[j] {
-                lcs[i + 1][j + 1] + 1
-            } else {
-                lcs[i + 1][j].max(lcs[i][j + 1])
-            };
-        }
-    }
-    let (mut i, mut j) = (0, 0);
-    let mut out = String::new();
-    while i < a.len() || j < b.len() {
-        if i < a.len() && j < b.len() && a[i] == b[j] {
-            i += 1;
-            j += 1;
-        } else if i < a.len() && (j == b.len() || lcs[i + 1][j] >= lcs[i][j + 1]) {
-            writeln!(out, "  line {:>4} - {}", i + 1, a[i]).unwrap();
-            i += 1;
-        } else {
-            writeln!(out, "  line {:>4} + {}", j + 1, b[j]).unwrap();
-            j += 1;
-        }
-    }
-    out
-}
-
 #[test]
 fn golden_cases() {
     let bless = std::env::var_os("WEFT_BLESS").is_some_and(|v| v == "1");
@@ -283,7 +257,7 @@ fn golden_cases() {
             let name = file.file_name().unwrap().to_string_lossy();
             failures.push(format!(
                 "{name} (- expected, + actual):\n{}",
-                diff(&expected, &actual)
+                line_diff(&expected, &actual)
             ));
         }
     }

@@ -9,24 +9,10 @@ use weft_router::{
     CustomDomain, HostConfig, HostResolver, Lookup, Method, Methods, Pattern, Route, RouteTable,
 };
 
-struct Rng(u64);
+#[path = "support/rng.rs"]
+mod rng;
 
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
-}
+use rng::Rng;
 
 fn iterations() -> usize {
     std::env::var("WEFT_ROUTER_FUZZ_ITERATIONS")

@@ -12,8 +12,13 @@
 // Helpers outside `#[test]` functions fail the test by panicking, too.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+#[path = "../support/line_diff.rs"]
+mod line_diff;
+
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+
+use line_diff::line_diff;
 
 use serde_json::Value;
 use weft_editor_protocol::{Diagnostic, DiagnosticCode};
@@ -44,38 +49,6 @@ fn render_text(file: &str, diags: &[Diagnostic]) -> String {
             writeln!(out, "{file}:{d}").expect("write to string");
         } else {
             writeln!(out, "{file}: {d}").expect("write to string");
-        }
-    }
-    out
-}
-
-/// A line diff (longest common subsequence): `-` expected, `+` actual.
-fn diff(expected: &str, actual: &str) -> String {
-    let a: Vec<&str> = expected.lines().collect();
-    let b: Vec<&str> = actual.lines().collect();
-    let mut lcs = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-    for i in (0..a.len()).rev() {
-        for j in (0..b.len()).rev() {
-            lcs[i][j] = if a[i] == b[j] {
-                lcs[i + 1][j + 1] + 1
-            } else {
-                lcs[i + 1][j].max(lcs[i][j + 1])
-            };
-        }
-    }
-    let (mut i, mut j) = (0, 0);
-    let mut out = String::new();
-    while i < a.len() || j < b.len() {
-        if i < a.len() && j < b.len() && a[i] == b[j] {
-            writeln!(out, "    {}", a[i]).expect("write to string");
-            i += 1;
-            j += 1;
-        } else if i < a.len() && (j == b.len() || lcs[i + 1][j] >= lcs[i][j + 1]) {
-            writeln!(out, "  - {}", a[i]).expect("write to string");
-            i += 1;
-        } else {
-            writeln!(out, "  + {}", b[j]).expect("write to string");
-            j += 1;
         }
     }
     out
@@ -127,7 +100,7 @@ async fn validate_output_matches_golden_files() {
             Ok(expected) if expected == actual => {}
             Ok(expected) => failures.push(format!(
                 "{file}: output differs from {name}.expected.txt (- expected, + actual):\n{}",
-                diff(&expected, &actual)
+                line_diff(&expected, &actual)
             )),
             Err(_) => failures.push(format!(
                 "{file}: no {name}.expected.txt; it would contain:\n{actual}"
