@@ -3,9 +3,10 @@
 //! Which published flow answers an HTTP request: the Host header (or the
 //! path) names a project and stage, and that stage's route table matches
 //! the method and path to a route, with typed parameters. Pure functions
-//! and data: no I/O, no async, no store. The server keeps one
-//! [`RouteTable`] per (project, stage) and plugs its own target type (a
-//! published flow version) into [`Route::target`].
+//! and data: no I/O, no async, no store (the cache is a concurrent map).
+//! The server keeps one [`RouteTable`] per (project, stage) in a
+//! [`RouteCache`] and plugs its own target type (a published flow version)
+//! into [`Route::target`].
 //!
 //! ## Layout
 //! - [`host`]: Host header → [`Target`] (project, stage, path to route):
@@ -22,6 +23,8 @@
 //! - [`method`]: [`Method`] and the [`Methods`] set of a route.
 //! - [`published`]: a flow document's HTTP triggers as routes, and the
 //!   conflicts a publish would make on its stage.
+//! - [`cache`]: [`RouteCache`], compiled tables per (project, stage),
+//!   stamped with the stage's routes version.
 //! - [`error`]: every error, as `thiserror` enums.
 //!
 //! Data flows one way: request → [`HostResolver::resolve`] → table for
@@ -32,6 +35,7 @@
 //! expected output), a randomized no-panic test in `tests/no_panic.rs`;
 //! `cargo bench -p weft-router` prints lookup latencies.
 
+pub mod cache;
 pub mod error;
 pub mod host;
 pub mod method;
@@ -42,6 +46,7 @@ pub mod published;
 pub mod table;
 mod trie;
 
+pub use cache::{Cached, RouteCache};
 pub use error::{ConfigError, HostError, PathError, PatternError, PatternErrorKind};
 pub use host::{CustomDomain, HostConfig, HostResolver, Target, Via};
 pub use method::{Method, Methods};

@@ -76,7 +76,9 @@ pub use projects::Project;
 pub use retention::RetentionPolicy;
 pub use runs::{NewRun, NodeRecord, NodeStatus, Run, RunFilter, RunFinish, RunStatus};
 pub use secrets::{KeySource, SecretInfo, SecretKey};
-pub use stages::{LiveFlow, Publication, PublishCheck, Stage};
+pub use stages::{
+    LiveDocument, LiveFlow, Publication, PublishCheck, ROUTES_CHANNEL, Stage, StageRoutes,
+};
 pub use tokens::{Scope, TokenInfo};
 
 /// `Result` with a [`StoreError`].

@@ -292,3 +292,62 @@ pub async fn publish_checks_see_the_stage_and_can_refuse(db: Db) {
     .await
     .unwrap();
 }
+
+pub async fn routes_version_follows_publishes(db: Db) {
+    let s = &db.store;
+    s.create_project("p", None).await.unwrap();
+    s.save_version("p", "f", &doc("f", "f")).await.unwrap();
+    s.save_version("p", "g", &doc("g", "g")).await.unwrap();
+    let listener = if db.file.is_none() {
+        let mut l = sqlx::postgres::PgListener::connect(&db.url).await.unwrap();
+        l.listen(ROUTES_CHANNEL).await.unwrap();
+        Some(l)
+    } else {
+        None
+    };
+    s.publish("p", "prod", "f", "latest").await.unwrap();
+    assert_eq!(s.routes_version("p", "prod").await.unwrap(), 1);
+    s.publish("p", "prod", "g", "latest").await.unwrap();
+    let routes = s.stage_routes("p", "prod").await.unwrap();
+    assert_eq!(routes.version, 2);
+    let flows: Vec<(&str, &Value)> = routes
+        .flows
+        .iter()
+        .map(|l| (l.flow.as_str(), &l.document))
+        .collect();
+    assert_eq!(flows, [("f", &doc("f", "f")), ("g", &doc("g", "g"))]);
+    // A refused publish changes nothing.
+    let refused = s
+        .publish_checked("p", "prod", "g", "latest", |_| {
+            Err(StoreError::Conflict { what: "no".into() })
+        })
+        .await;
+    assert!(refused.is_err());
+    assert_eq!(s.routes_version("p", "prod").await.unwrap(), 2);
+    // Unpublishing bumps it; unpublishing what is not live does not.
+    assert!(s.unpublish("p", "prod", "f").await.unwrap());
+    assert!(!s.unpublish("p", "prod", "f").await.unwrap());
+    let routes = s.stage_routes("p", "prod").await.unwrap();
+    assert_eq!(routes.version, 3);
+    assert_eq!(routes.flows.len(), 1);
+    assert_eq!(routes.flows[0].flow, "g");
+    // An empty stage has a version and no flows; an unknown one is not found.
+    assert!(s.unpublish("p", "prod", "g").await.unwrap());
+    let routes = s.stage_routes("p", "prod").await.unwrap();
+    assert_eq!((routes.version, routes.flows.len()), (4, 0));
+    let missing = s.stage_routes("p", "nowhere").await.unwrap_err();
+    assert!(matches!(missing, StoreError::NotFound { .. }), "{missing}");
+    // PostgreSQL announces each change when it commits.
+    if let Some(mut l) = listener {
+        let mut got = Vec::new();
+        while got.len() < 4 {
+            let n = tokio::time::timeout(std::time::Duration::from_secs(5), l.recv())
+                .await
+                .expect("a notification within 5 s")
+                .unwrap();
+            assert_eq!(n.channel(), ROUTES_CHANNEL);
+            got.push(n.payload().to_string());
+        }
+        assert_eq!(got, ["p/prod"; 4]);
+    }
+}

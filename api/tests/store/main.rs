@@ -111,6 +111,7 @@ both!(
     flows::concurrent_saves_get_distinct_numbers,
     flows::publish_unpublish_and_rollback,
     flows::publish_checks_see_the_stage_and_can_refuse,
+    flows::routes_version_follows_publishes,
     runs::run_lifecycle_and_node_records,
     runs::events_append_and_replay,
     runs::mark_interrupted_after_a_restart,
