@@ -183,6 +183,27 @@ pub const OPERATIONS: &[(&str, &str, &str, Option<&str>, u16)] = &[
         None,
         204,
     ),
+    (
+        "get",
+        "/v1/projects/{project}/api-keys",
+        "API keys for the project's published flows (without secrets)",
+        None,
+        200,
+    ),
+    (
+        "post",
+        "/v1/projects/{project}/api-keys",
+        "Create an API key for some or all stages; the answer holds it once",
+        Some("NewApiKey"),
+        201,
+    ),
+    (
+        "delete",
+        "/v1/projects/{project}/api-keys/{id}",
+        "Revoke an API key",
+        None,
+        204,
+    ),
     ("get", "/v1/tokens", "API tokens (admin)", None, 200),
     (
         "post",
@@ -242,6 +263,7 @@ fn local_schemas() -> Map<String, Value> {
             &["value"],
         ),
     );
+    m.insert("NewApiKey".into(), object(json!({"name": {"type": "string"}, "stages": {"type": "array", "items": {"type": "string"}}}), &["name"]));
     m.insert("NewToken".into(), object(json!({"name": {"type": "string"}, "scopes": {"type": "array", "items": {"type": "string"}}}), &["name", "scopes"]));
     m.insert("Error".into(), object(json!({"error": object(json!({"code": {"type": "string"}, "message": {"type": "string"}, "details": {}}), &["code", "message"])}), &["error"]));
     m

@@ -23,6 +23,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "stage routes version",
         include_str!("../../migrations/sqlite/0002_stage_routes_version.sql"),
     ),
+    (
+        3,
+        "api keys",
+        include_str!("../../migrations/sqlite/0003_api_keys.sql"),
+    ),
 ];
 
 const POSTGRES: &[(i64, &str, &str)] = &[
@@ -35,6 +40,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         2,
         "stage routes version",
         include_str!("../../migrations/postgres/0002_stage_routes_version.sql"),
+    ),
+    (
+        3,
+        "api keys",
+        include_str!("../../migrations/postgres/0003_api_keys.sql"),
     ),
 ];
 

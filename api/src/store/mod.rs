@@ -26,8 +26,10 @@
 //!   `latest_version`. Version ids are `v<number>-<first 8 hex of hash>`.
 //! - Stages and publications ([`stages`]): `create_stage`, `list_stages`,
 //!   `publish(project, stage, flow, version)` (creates the stage on first
-//!   use), `unpublish`, `live(project, stage)`, `live_version(project,
-//!   stage, flow)`, `publication_history(project, stage, flow)`.
+//!   use), `publish_checked` (with a check of the stage's other live
+//!   documents, e.g. route conflicts), `unpublish`, `live(project, stage)`,
+//!   `live_version(project, stage, flow)`, `publication_history(project,
+//!   stage, flow)`, `stage_routes` and `routes_version` (for routers).
 //! - Runs ([`runs`]): `create_run(NewRun)`, `finish_run(id, RunFinish)`,
 //!   `get_run`, `run_document` (a draft's flow), `list_runs(RunFilter)`,
 //!   `upsert_node_record`, `list_node_records`, `get_node_output`,
@@ -41,6 +43,9 @@
 //! - API tokens ([`tokens`]): `create_token(name, &[Scope]) -> (TokenInfo,
 //!   plaintext)`, `import_token`, `verify_token`, `list_tokens`,
 //!   `revoke_token`.
+//! - API keys for published flows ([`api_keys`]): `create_api_key(project,
+//!   name, stages?) -> (ApiKeyInfo, plaintext)`, `list_api_keys`,
+//!   `revoke_api_key`, `check_api_key(project, stage, key) -> KeyCheck`.
 //!
 //! ## Layout
 //! - [`error`]: [`StoreError`] and the sqlx error mapping (connection
@@ -48,6 +53,7 @@
 //! - [`migrations`]: the embedded schema migrations.
 //! - one module per entity, listed above.
 
+pub mod api_keys;
 pub mod error;
 pub mod events;
 pub mod flows;
@@ -69,6 +75,7 @@ use sqlx::any::AnyPoolOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
 use sqlx::{Any, AnyPool, ConnectOptions, Connection, Executor, Transaction};
 
+pub use api_keys::{ApiKeyInfo, KeyCheck};
 pub use error::StoreError;
 pub use events::EVENTS_PAGE_MAX;
 pub use flows::{FlowInfo, FlowVersion, VersionSummary, canonical_json, content_hash};

@@ -6,11 +6,12 @@
 //! PostgreSQL is unreachable the PostgreSQL half fails saying how to start
 //! it.
 //!
-//! Layout: this file holds the harness; `rest.rs`, `publish_routes.rs` and
-//! `editor.rs` the tests.
+//! Layout: this file holds the harness; `rest.rs`, `publish_routes.rs`,
+//! `api_keys.rs` and `editor.rs` the tests.
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+mod api_keys;
 mod editor;
 #[path = "../support/pg.rs"]
 mod pg;
@@ -165,6 +166,7 @@ both!(
     rest::invalid_flows_get_every_diagnostic,
     rest::publish_unpublish_and_rollback,
     publish_routes::publish_refuses_route_conflicts,
+    api_keys::api_keys_over_rest,
     rest::runs_sync_async_and_history,
     rest::secrets_are_write_only,
     rest::project_secrets_reach_runs_and_never_leak,

@@ -118,6 +118,7 @@ both!(
     runs::retention_by_count_and_age,
     security::secrets_are_encrypted_at_rest,
     security::tokens_are_hashed,
+    security::api_keys_are_hashed_and_scoped,
     security::unavailable_database,
 );
 

@@ -226,3 +226,78 @@ pub async fn unavailable_database(db: Db) {
         "{closed:?}"
     );
 }
+
+pub async fn api_keys_are_hashed_and_scoped(db: Db) {
+    let s = &db.store;
+    s.create_project("p", None).await.unwrap();
+    s.create_project("q", None).await.unwrap();
+    let prod = vec!["prod".to_string()];
+    let (info, key) = s.create_api_key("p", "ci", Some(&prod)).await.unwrap();
+    assert!(key.starts_with("wfk_") && key.len() > 40, "{key}");
+    assert_eq!(info.stages.as_deref(), Some(&prod[..]));
+    let (all, any_stage) = s.create_api_key("p", "ops", None).await.unwrap();
+    assert_eq!(all.stages, None);
+    // Allowed on its stage, 403 elsewhere, unknown to other projects.
+    match s.check_api_key("p", "prod", &key).await.unwrap() {
+        KeyCheck::Allowed(k) => {
+            assert_eq!(k.id, info.id);
+            assert!(k.last_used_at.is_some());
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        s.check_api_key("p", "dev", &key).await.unwrap(),
+        KeyCheck::WrongStage(_)
+    ));
+    assert_eq!(
+        s.check_api_key("q", "prod", &key).await.unwrap(),
+        KeyCheck::Unknown
+    );
+    assert!(matches!(
+        s.check_api_key("p", "dev", &any_stage).await.unwrap(),
+        KeyCheck::Allowed(_)
+    ));
+    assert_eq!(
+        s.check_api_key("p", "prod", "wfk_forged").await.unwrap(),
+        KeyCheck::Unknown
+    );
+    // Only hashes are stored.
+    let raw = db.raw().await;
+    let stored: Vec<String> = sqlx::query_scalar("SELECT key_hash FROM weft_api_keys")
+        .fetch_all(&raw)
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 2);
+    assert!(
+        stored
+            .iter()
+            .all(|h| h.len() == 64 && *h != key && *h != any_stage)
+    );
+    // Bad requests say why.
+    let e = s.create_api_key("p", " ", None).await.unwrap_err();
+    assert!(e.to_string().contains("name"), "{e}");
+    let e = s.create_api_key("p", "x", Some(&[])).await.unwrap_err();
+    assert!(e.to_string().contains("at least one stage"), "{e}");
+    let bad = vec!["pre-prod".to_string()];
+    let e = s.create_api_key("p", "x", Some(&bad)).await.unwrap_err();
+    assert!(e.to_string().contains("pre-prod"), "{e}");
+    let e = s.create_api_key("nope", "x", None).await.unwrap_err();
+    assert!(matches!(e, StoreError::NotFound { .. }), "{e}");
+    // Listing shows no secret; revoking ends the key.
+    let listed = s.list_api_keys("p").await.unwrap();
+    assert_eq!(listed.len(), 2);
+    s.revoke_api_key("p", &info.id).await.unwrap();
+    assert_eq!(
+        s.check_api_key("p", "prod", &key).await.unwrap(),
+        KeyCheck::Unknown
+    );
+    let e = s.revoke_api_key("p", &info.id).await.unwrap_err();
+    assert!(matches!(e, StoreError::NotFound { .. }), "{e}");
+    // Keys go with their project.
+    s.delete_project("p").await.unwrap();
+    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM weft_api_keys")
+        .fetch_one(&raw)
+        .await
+        .unwrap();
+    assert_eq!(left, 0);
+}

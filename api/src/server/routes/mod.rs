@@ -2,6 +2,7 @@
 //! OpenAPI document takes a [`Caller`](super::auth::Caller) (401/403);
 //! `/healthz`, `/readyz` and `/metrics` are open (for probes and scrapers).
 
+pub mod api_keys;
 pub mod flows;
 pub mod health;
 pub mod projects;
@@ -70,6 +71,14 @@ pub fn router() -> Router<AppState> {
         .route(
             "/v1/projects/{project}/secrets/{name}",
             put(secrets::set).delete(secrets::delete),
+        )
+        .route(
+            "/v1/projects/{project}/api-keys",
+            get(api_keys::list).post(api_keys::create),
+        )
+        .route(
+            "/v1/projects/{project}/api-keys/{id}",
+            axum::routing::delete(api_keys::revoke),
         )
         .route("/v1/tokens", get(tokens::list).post(tokens::create))
         .route("/v1/tokens/{id}", axum::routing::delete(tokens::revoke))
