@@ -58,6 +58,13 @@ pub struct ServeArgs {
     /// Delete runs older than this many days; default: never.
     #[arg(long = "keep-days", value_name = "DAYS", env = "WEFT_KEEP_DAYS")]
     pub keep_days: Option<u32>,
+    /// Published flows answer at `{project}-{stage}.DOMAIN`; repeat for
+    /// several domains.
+    #[arg(long = "base-domain", value_name = "DOMAIN", default_value = "localhost")]
+    pub base_domains: Vec<String>,
+    /// Do not serve `/{project}/{stage}/...` on other hosts.
+    #[arg(long = "no-path-fallback")]
+    pub no_path_fallback: bool,
     #[command(flatten)]
     pub nodes: NodeOptions,
 }
@@ -107,9 +114,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 .keep_days
                 .map(|d| Duration::from_secs(u64::from(d) * 86_400)),
         },
+        hosts: weft_router::HostConfig {
+            base_domains: args.base_domains.clone(),
+            custom_domains: Vec::new(),
+            path_fallback: !args.no_path_fallback,
+        },
         ..ServerConfig::default()
     };
-    let mut state = AppState::new(engine, store, config);
+    let mut state = AppState::try_new(engine, store, config).context("--base-domain")?;
     state.editor_background = true;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

@@ -19,6 +19,7 @@ pub mod background;
 pub mod dbguard;
 pub mod editor;
 pub mod error;
+pub mod gateway;
 pub mod hub;
 pub mod launch;
 pub mod metrics;
@@ -61,6 +62,8 @@ pub struct ServerConfig {
     pub drain: Duration,
     /// Run history kept per flow.
     pub retention: RetentionPolicy,
+    /// Which hosts serve published flows ([`gateway`]).
+    pub hosts: weft_router::HostConfig,
 }
 
 impl Default for ServerConfig {
@@ -73,6 +76,10 @@ impl Default for ServerConfig {
             max_body_bytes: 4 << 20,
             drain: Duration::from_secs(30),
             retention: RetentionPolicy::default(),
+            hosts: weft_router::HostConfig {
+                base_domains: vec!["localhost".into()],
+                ..weft_router::HostConfig::default()
+            },
         }
     }
 }
@@ -89,13 +96,31 @@ pub struct AppState {
     pub closing: CancellationToken,
     /// Fails requests fast while the database is away.
     pub db_guard: Arc<dbguard::DbGuard>,
+    /// Published flows answering HTTP.
+    pub gateway: Arc<gateway::Gateway>,
     /// Run editor websocket sessions on the lower-priority runtime of
     /// [`background`] (made at the first session), not on the caller's.
     pub editor_background: bool,
 }
 
 impl AppState {
+    /// # Panics
+    /// Never for the default host configuration; [`AppState::try_new`]
+    /// reports a bad one.
     pub fn new(engine: Engine, store: Store, config: ServerConfig) -> AppState {
+        match AppState::try_new(engine, store, config) {
+            Ok(state) => state,
+            Err(e) => panic!("bad host configuration: {e}"),
+        }
+    }
+
+    /// The state, or why the host configuration is unusable.
+    pub fn try_new(
+        engine: Engine,
+        store: Store,
+        config: ServerConfig,
+    ) -> Result<AppState, weft_router::ConfigError> {
+        let gateway = Arc::new(gateway::Gateway::new(config.hosts.clone())?);
         let hub = Arc::new(Hub::default());
         let metrics = Arc::new(Metrics::default());
         let runner = Runner::new(
@@ -106,7 +131,7 @@ impl AppState {
             config.preview_bytes,
             config.retention,
         );
-        AppState {
+        Ok(AppState {
             store,
             runner,
             hub,
@@ -115,7 +140,8 @@ impl AppState {
             closing: CancellationToken::new(),
             db_guard: Arc::new(dbguard::DbGuard::default()),
             editor_background: false,
-        }
+            gateway,
+        })
     }
 }
 
@@ -125,12 +151,21 @@ pub fn app(state: AppState) -> Router {
     routes::router()
         .route("/v1/editor", axum::routing::get(editor::upgrade))
         .route("/v1/openapi.json", axum::routing::get(openapi::document))
+        .fallback(not_found)
         .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            gateway::dispatch,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             dbguard::guard,
         ))
         .with_state(state)
+}
+
+async fn not_found(uri: axum::http::Uri) -> error::ApiError {
+    error::ApiError::not_found(format!("no API route `{}`", uri.path()))
 }
 
 /// Serves `state` on `listener` until `shutdown` resolves, then drains runs

@@ -7,12 +7,13 @@
 //! it.
 //!
 //! Layout: this file holds the harness; `rest.rs`, `publish_routes.rs`,
-//! `api_keys.rs` and `editor.rs` the tests.
+//! `api_keys.rs`, `gateway.rs` and `editor.rs` the tests.
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 mod api_keys;
 mod editor;
+mod gateway;
 #[path = "../support/pg.rs"]
 mod pg;
 mod publish_routes;
@@ -167,6 +168,7 @@ both!(
     rest::publish_unpublish_and_rollback,
     publish_routes::publish_refuses_route_conflicts,
     api_keys::api_keys_over_rest,
+    gateway::published_flows_answer_http,
     rest::runs_sync_async_and_history,
     rest::secrets_are_write_only,
     rest::project_secrets_reach_runs_and_never_leak,

@@ -121,11 +121,12 @@ pub async fn publish(
     caller.check(&project, Access::Write)?;
     let Json(body) = body?;
     let version = body.version.as_deref().unwrap_or("latest");
-    Ok(Json(
-        app.store
-            .publish_checked(&project, &body.stage, &flow, version, route_check)
-            .await?,
-    ))
+    let live = app
+        .store
+        .publish_checked(&project, &body.stage, &flow, version, route_check)
+        .await?;
+    app.gateway.changed(&project, &body.stage);
+    Ok(Json(live))
 }
 
 /// Refuses a publish whose routes no request could tell apart from those
@@ -165,6 +166,7 @@ pub async fn unpublish(
     caller.check(&project, Access::Write)?;
     let Json(body) = body?;
     if app.store.unpublish(&project, &body.stage, &flow).await? {
+        app.gateway.changed(&project, &body.stage);
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found(format!(
