@@ -60,7 +60,11 @@ pub struct ServeArgs {
     pub keep_days: Option<u32>,
     /// Published flows answer at `{project}-{stage}.DOMAIN`; repeat for
     /// several domains.
-    #[arg(long = "base-domain", value_name = "DOMAIN", default_value = "localhost")]
+    #[arg(
+        long = "base-domain",
+        value_name = "DOMAIN",
+        default_value = "localhost"
+    )]
     pub base_domains: Vec<String>,
     /// Do not serve `/{project}/{stage}/...` on other hosts.
     #[arg(long = "no-path-fallback")]
