@@ -16,7 +16,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::error::db;
-use super::tokens::{random_bytes, token_hash};
+use super::tokens::{UsedTable, random_bytes, token_hash};
 use super::{Result, Store, StoreError, now_ms, project_id, validate_stage};
 
 /// A key, without its secret.
@@ -187,16 +187,9 @@ impl Store {
         if !info.allows(stage) {
             return Ok(KeyCheck::WrongStage(info));
         }
-        let now = now_ms();
-        if info.last_used_at.is_none_or(|t| now - t >= 60_000) {
-            sqlx::query("UPDATE weft_api_keys SET last_used_at = $2 WHERE id = $1")
-                .bind(&info.id)
-                .bind(now)
-                .execute(&self.pool)
-                .await
-                .map_err(db(context))?;
-            info.last_used_at = Some(now);
-        }
+        info.last_used_at = self
+            .touch(UsedTable::ApiKeys, &info.id, info.last_used_at, context)
+            .await?;
         Ok(KeyCheck::Allowed(info))
     }
 }

@@ -112,6 +112,41 @@ impl TokenInfo {
 }
 
 /// Hex SHA-256 of a token, as stored.
+/// A table whose rows record when they were last used.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum UsedTable {
+    Tokens,
+    ApiKeys,
+}
+
+impl Store {
+    /// Records a use of row `id` now, at most once a minute (a busy token
+    /// must not mean a write per request); the `last_used_at` to report.
+    pub(crate) async fn touch(
+        &self,
+        table: UsedTable,
+        id: &str,
+        last_used_at: Option<i64>,
+        context: &str,
+    ) -> Result<Option<i64>> {
+        let now = now_ms();
+        if last_used_at.is_some_and(|t| now - t < 60_000) {
+            return Ok(last_used_at);
+        }
+        let sql = match table {
+            UsedTable::Tokens => "UPDATE weft_api_tokens SET last_used_at = $2 WHERE id = $1",
+            UsedTable::ApiKeys => "UPDATE weft_api_keys SET last_used_at = $2 WHERE id = $1",
+        };
+        sqlx::query(sql)
+            .bind(id)
+            .bind(now)
+            .execute(&self.pool)
+            .await
+            .map_err(db(context))?;
+        Ok(Some(now))
+    }
+}
+
 pub(crate) fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
@@ -230,16 +265,9 @@ impl Store {
             return Ok(None);
         };
         let mut info = token_info(&row)?;
-        let now = now_ms();
-        if info.last_used_at.is_none_or(|t| now - t >= 60_000) {
-            sqlx::query("UPDATE weft_api_tokens SET last_used_at = $2 WHERE id = $1")
-                .bind(&info.id)
-                .bind(now)
-                .execute(&self.pool)
-                .await
-                .map_err(db(context))?;
-            info.last_used_at = Some(now);
-        }
+        info.last_used_at = self
+            .touch(UsedTable::Tokens, &info.id, info.last_used_at, context)
+            .await?;
         Ok(Some(info))
     }
 
