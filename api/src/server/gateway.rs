@@ -250,11 +250,8 @@ async fn serve(
         )
     })?;
     let body = parse_body(&headers, &bytes)?;
-    let inputs = flow_inputs(
-        &published.document,
-        &params,
-        &query,
-        &body,
+    // The whole request, only for a flow that asks for it.
+    let whole = || {
         json!({
             "method": http_method.as_str(),
             "path": path,
@@ -262,8 +259,9 @@ async fn serve(
             "query": query,
             "headers": header_map(&headers),
             "body": body,
-        }),
-    );
+        })
+    };
+    let inputs = flow_inputs(&published.document, &params, &query, &body, whole);
     let started = app
         .runner
         .start(RunRequest {
@@ -340,47 +338,12 @@ fn param_value(v: &ParamValue) -> Value {
 /// `?a=1&a=2&b` as `{"a": ["1", "2"], "b": [""]}` (percent-decoded).
 fn query_map(query: Option<&str>) -> Map<String, Value> {
     let mut out = Map::new();
-    for (k, v) in url_pairs(query.unwrap_or("")) {
-        if let Value::Array(values) = out.entry(k).or_insert_with(|| json!([])) {
+    for (k, v) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+        if let Value::Array(values) = out.entry(k.into_owned()).or_insert_with(|| json!([])) {
             values.push(json!(v));
         }
     }
     out
-}
-
-fn url_pairs(text: &str) -> Vec<(String, String)> {
-    text.split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (decode(k), decode(v))
-        })
-        .collect()
-}
-
-fn decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let hex = |b: u8| (b as char).to_digit(16);
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => match (
-                bytes.get(i + 1).and_then(|&b| hex(b)),
-                bytes.get(i + 2).and_then(|&b| hex(b)),
-            ) {
-                (Some(hi), Some(lo)) => {
-                    out.push((hi * 16 + lo) as u8);
-                    i += 2;
-                }
-                _ => out.push(b'%'),
-            },
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn header_map(headers: &HeaderMap) -> Map<String, Value> {
@@ -436,7 +399,7 @@ fn flow_inputs(
     params: &Map<String, Value>,
     query: &Map<String, Value>,
     body: &Value,
-    whole: Value,
+    whole: impl Fn() -> Value,
 ) -> Map<String, Value> {
     let mut inputs = Map::new();
     let Some(declared) = document.get("inputs").and_then(Value::as_object) else {
@@ -444,7 +407,7 @@ fn flow_inputs(
     };
     for name in declared.keys() {
         let value = if name == "request" {
-            Some(whole.clone())
+            Some(whole())
         } else if let Some(v) = params.get(name) {
             Some(v.clone())
         } else if let Some(v) = body.get(name) {

@@ -88,6 +88,12 @@ pub async fn published_flows_answer_http(bed: Bed) {
         (StatusCode::OK, &json!({"greeting": "HELLO BOB!"}))
     );
     assert_eq!(headers["x-request-id"], "abc-123");
+    // From the query, percent-decoded.
+    let (status, _, v) = send(&bed, "POST", "/hello?name=Cy%20D&x=1", &[HOST], None).await;
+    assert_eq!(
+        (status, &v),
+        (StatusCode::OK, &json!({"greeting": "HELLO CY D!"}))
+    );
     // 405 with Allow, 404, bad JSON with its position, wrong input type.
     let (status, headers, _) = send(&bed, "GET", "/hello/Ada", &[HOST], None).await;
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
