@@ -381,12 +381,20 @@ impl Session {
             ClientMessage::RunStart(start) => return self.start(*start).await,
             ClientMessage::RunCancel { id, run } => match self.app.store.get_run(&run).await {
                 Ok(r) => match self.caller.check(&r.project, Access::Write) {
-                    Ok(()) if self.app.runner.cancel(&run) => Ok((id, None)),
-                    Ok(()) => Err(ApiError::new(
-                        axum::http::StatusCode::CONFLICT,
-                        "not_running",
-                        format!("run `{run}` is not running"),
-                    )),
+                    Ok(()) => match self.app.runner.cancel_token(&run) {
+                        // The ack goes first: the events the cancel causes
+                        // (on the runs' own threads) come after it.
+                        Some(token) => {
+                            self.reply(ServerMessage::Ack { id, run: None });
+                            token.cancel();
+                            return;
+                        }
+                        None => Err(ApiError::new(
+                            axum::http::StatusCode::CONFLICT,
+                            "not_running",
+                            format!("run `{run}` is not running"),
+                        )),
+                    },
                     Err(e) => Err(e),
                 },
                 Err(e) => Err(e.into()),

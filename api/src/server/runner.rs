@@ -324,19 +324,18 @@ impl Runner {
 
     /// Cancels a run of this server; false if it is not running here.
     pub fn cancel(&self, id: &str) -> bool {
-        match self
-            .inner
+        self.cancel_token(id).map(|t| t.cancel()).is_some()
+    }
+
+    /// What cancels run `id`, if it is running here: for a caller that
+    /// must answer before the run reacts (the editor acks `run.cancel`
+    /// ahead of the events the cancel causes).
+    pub fn cancel_token(&self, id: &str) -> Option<CancellationToken> {
+        self.inner
             .cancels
             .lock()
             .ok()
             .and_then(|c| c.get(id).cloned())
-        {
-            Some(token) => {
-                token.cancel();
-                true
-            }
-            None => false,
-        }
     }
 
     /// Waits (up to `limit`) until a run of this server is stored whole:
