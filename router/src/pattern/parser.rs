@@ -36,6 +36,11 @@ fn compile_regex(source: &str) -> Result<Arc<Regex>, regex::Error> {
             .size_limit(REGEX_SIZE_LIMIT)
             .build()?,
     );
+    // `source` must also be a regex by itself, or it could close the group
+    // above: `a)|(b` makes `^(?:a)|(b)$`, which matches `ax` and `xb`.
+    RegexBuilder::new(source)
+        .size_limit(REGEX_SIZE_LIMIT)
+        .build()?;
     if let Ok(mut interned) = REGEXES.lock()
         && interned.len() < MAX_INTERNED_REGEXES
     {
@@ -348,6 +353,17 @@ mod tests {
         assert!(matches!(e.kind, Kind::TooLong { .. }), "{e}");
         assert!(e.to_string().len() < 200, "{e}");
         assert!(Pattern::parse(&"/a".repeat(MAX_SEGMENTS)).is_ok());
+    }
+
+    #[test]
+    fn regex_cannot_close_the_anchoring_group() {
+        // Found by the `pattern` fuzz target (`/{i:regex()()}`). Accepted,
+        // `a)|(b` made `^(?:a)|(b)$`, which matched `ax` and `xb`.
+        for text in ["/{x:regex(a)|(b)}", "/{x:regex()()}"] {
+            let e = Pattern::parse(text).unwrap_err();
+            assert!(matches!(e.kind, Kind::InvalidRegex { .. }), "{text}: {e}");
+        }
+        assert!(Pattern::parse("/{x:regex((a)|(b))}").is_ok());
     }
 
     #[test]
