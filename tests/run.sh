@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The full test suite, as the README gives it: starts the real servers the
-# tests use (LiteLLM, pgvector; installs cached under ~/.cache), then runs
-# every test of the workspace and of the node components.
+# tests use (LiteLLM, pgvector, moto; installs cached under ~/.cache), then
+# runs every test of the workspace (and the router's DynamoDB store, behind
+# its `dynamodb` feature) and of the node components.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,4 +10,5 @@ bash tests/testbeds.sh start
 eval "$(bash tests/testbeds.sh env)"
 
 cargo test --workspace
+cargo test -p weft-router --features dynamodb
 cargo test --manifest-path nodes/Cargo.toml

@@ -16,6 +16,8 @@
 #     `hash-embed` routes to it
 #   PostgreSQL 16 + pgvector (from the `pgserver` wheel) on
 #     127.0.0.1:${WEFT_TEST_PGVECTOR_PORT:-5433}
+#   moto (a local AWS: DynamoDB for the router's route store) on
+#     127.0.0.1:${WEFT_TEST_MOTO_PORT:-5005}
 # Not a server: a venv with the pinned packages of tests/python/
 #   requirements.txt, whose python (WEFT_TEST_PYTHON) runs the editor
 #   protocol's conformance client (api/tests/conformance.rs).
@@ -32,6 +34,7 @@ umask 022
 # pin reinstalls that venv on the next `start`.
 LITELLM_SPEC='litellm[proxy]==1.106.2'
 PGSERVER_SPEC='pgserver==0.1.4'
+MOTO_SPEC='moto[server]==5.2.5'
 
 CACHE="${WEFT_TESTBEDS_DIR:-$HOME/.cache/weft-testbeds}"
 RUN="$CACHE/run"
@@ -68,6 +71,13 @@ PG_INITDONE="$RUN/pgdata.initialized"
 PG_LOG="$RUN/pgvector.log"
 PG_SYSTEM_USER="pgserver"
 
+MOTO_VENV="$CACHE/moto-venv"
+MOTO_PORT="${WEFT_TEST_MOTO_PORT:-5005}"
+MOTO_URL="http://127.0.0.1:$MOTO_PORT"
+MOTO_PIDFILE="$RUN/moto.pid"
+MOTO_LOG="$RUN/moto.log"
+MOTO_READY_TIMEOUT=60
+
 SYSTEM_PG_URL="${WEFT_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
 
 say() { printf 'testbeds: %s\n' "$*"; }
@@ -80,8 +90,8 @@ die() {
 usage() {
   cat >&2 <<EOF
 usage: bash tests/testbeds.sh start|stop|status|env
-  start   install (cached in $CACHE) and start the embedder, LiteLLM and pgvector;
-          install the Python client venv
+  start   install (cached in $CACHE) and start the embedder, LiteLLM, pgvector and
+          moto; install the Python client venv
   stop    stop them (safe when nothing runs)
   status  print what runs; exit 0 only if all run
   env     print export lines for the tests (eval "\$(... env)")
@@ -175,6 +185,7 @@ litellm_pid() {
   pid="$(cat "$LITELLM_PIDFILE")"
   [[ "$pid" =~ ^[0-9]+$ ]] || return 1
   # Guard against a reused pid: it must still be our litellm.
+  [[ -r "/proc/$pid/cmdline" ]] || return 1
   tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$LITELLM_VENV/bin/litellm" || return 1
   printf '%s\n' "$pid"
 }
@@ -291,6 +302,7 @@ embedder_pid() {
   pid="$(cat "$EMBEDDER_PIDFILE")"
   [[ "$pid" =~ ^[0-9]+$ ]] || return 1
   # Guard against a reused pid: it must still be our embedder.
+  [[ -r "/proc/$pid/cmdline" ]] || return 1
   tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$EMBEDDER_SCRIPT" || return 1
   printf '%s\n' "$pid"
 }
@@ -515,6 +527,92 @@ pg_stop() {
   say "pgvector: stopped"
 }
 
+# ------------------------------------------------------------------- moto
+
+moto_pid() {
+  local pid
+  [[ -f "$MOTO_PIDFILE" ]] || return 1
+  pid="$(cat "$MOTO_PIDFILE")"
+  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+  # Guard against a reused pid: it must still be our moto_server.
+  [[ -r "/proc/$pid/cmdline" ]] || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$MOTO_VENV/bin/moto_server" || return 1
+  printf '%s\n' "$pid"
+}
+
+# A DynamoDB ListTables call answers (moto takes any signature; this
+# dummy one names the region).
+moto_healthy() {
+  curl -fsS --max-time 5 "$MOTO_URL/" -X POST \
+    -H 'Content-Type: application/x-amz-json-1.0' \
+    -H 'X-Amz-Target: DynamoDB_20120810.ListTables' \
+    -H 'Authorization: AWS4-HMAC-SHA256 Credential=weft/20240101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0' \
+    -d '{}' 2>/dev/null | grep -q '"TableNames"'
+}
+
+moto_stop() {
+  local pid
+  if ! pid="$(moto_pid)"; then
+    rm -f "$MOTO_PIDFILE"
+    say "moto: not running"
+    return 0
+  fi
+  say "moto: stopping pid $pid"
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 1 20); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.25
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    warn "moto: pid $pid ignored SIGTERM for 5 s; sending SIGKILL"
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$MOTO_PIDFILE"
+  say "moto: stopped"
+}
+
+moto_start() {
+  if ! venv_ok "$MOTO_VENV" "$MOTO_SPEC"; then
+    moto_stop # never reinstall under a running server
+    ensure_venv "$MOTO_VENV" "$MOTO_SPEC" moto
+  fi
+  local pid
+  if pid="$(moto_pid)"; then
+    if moto_healthy; then
+      say "moto: already running (pid $pid) on $MOTO_URL"
+      return 0
+    fi
+    say "moto: running but unhealthy; restarting"
+    moto_stop
+  fi
+
+  if port_open "$MOTO_PORT"; then
+    die "port 127.0.0.1:$MOTO_PORT is taken by another process; stop it or set WEFT_TEST_MOTO_PORT"
+  fi
+
+  say "moto: starting on $MOTO_URL (log: $MOTO_LOG)"
+  local t0=$SECONDS
+  nohup "$MOTO_VENV/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT" \
+    >"$MOTO_LOG" 2>&1 </dev/null 9>&- &
+  echo $! >"$MOTO_PIDFILE"
+  pid=$!
+
+  while ! moto_healthy; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      tail -n 20 "$MOTO_LOG" >&2
+      rm -f "$MOTO_PIDFILE"
+      die "moto exited during startup (log above: $MOTO_LOG)"
+    fi
+    if ((SECONDS - t0 >= MOTO_READY_TIMEOUT)); then
+      tail -n 20 "$MOTO_LOG" >&2
+      moto_stop
+      die "moto not ready after $MOTO_READY_TIMEOUT s (log above: $MOTO_LOG)"
+    fi
+    sleep 0.2
+  done
+  say "moto: ready in $((SECONDS - t0)) s (pid $pid)"
+}
+
 # ---------------------------------------------------------- python client
 
 # The pins of the requirements file on one line (the venv's marker).
@@ -578,6 +676,17 @@ cmd_status() {
     say "pgvector: not running"
     ok=1
   fi
+  if pid="$(moto_pid)"; then
+    if moto_healthy; then
+      say "moto:     running (pid $pid) on $MOTO_URL, healthy"
+    else
+      say "moto:     process $pid exists but $MOTO_URL is not healthy (log: $MOTO_LOG)"
+      ok=1
+    fi
+  else
+    say "moto:     not running"
+    ok=1
+  fi
   if port_open 5432; then
     say "postgres: the machine's PostgreSQL accepts connections on 127.0.0.1:5432 (not managed here)"
   else
@@ -598,6 +707,7 @@ cmd_env() {
   printf 'export WEFT_TEST_EMBEDDER_URL=%q\n' "$EMBEDDER_URL"
   printf 'export WEFT_TEST_PGVECTOR_URL=%q\n' "postgres://postgres@127.0.0.1:$PG_PORT/postgres"
   printf 'export WEFT_TEST_POSTGRES_URL=%q\n' "$SYSTEM_PG_URL"
+  printf 'export WEFT_TEST_MOTO_URL=%q\n' "$MOTO_URL"
   printf 'export WEFT_TEST_PYTHON=%q\n' "$PYCLIENT_VENV/bin/python"
 }
 
@@ -609,6 +719,7 @@ start)
   embedder_start # before LiteLLM, which routes `hash-embed` to it
   litellm_start
   pg_start
+  moto_start
   pyclient_start
   port_open 5432 || warn "warning: the machine's PostgreSQL is not running on 127.0.0.1:5432 (see 'status')"
   say "all started in $((SECONDS - t_start)) s; for the tests: eval \"\$(bash tests/testbeds.sh env)\""
@@ -618,6 +729,7 @@ stop)
   litellm_stop
   embedder_stop
   pg_stop
+  moto_stop
   ;;
 status) cmd_status ;;
 env) cmd_env ;;

@@ -2,11 +2,11 @@
 //!
 //! Which published flow answers an HTTP request: the Host header (or the
 //! path) names a project and stage, and that stage's route table matches
-//! the method and path to a route, with typed parameters. Pure functions
-//! and data: no I/O, no async, no store (the cache is a concurrent map).
-//! The server keeps one [`RouteTable`] per (project, stage) in a
-//! [`RouteCache`] and plugs its own target type (a published flow version)
-//! into [`Route::target`].
+//! the method and path to a route, with typed parameters. Matching is pure
+//! functions and data, no I/O; routes come from a [`RouteStore`] (the
+//! trait here, implemented by Weft's SQL database in the `weft` crate and
+//! by DynamoDB), and a server keeps one [`RouteTable`] per (project, stage)
+//! in a [`RouteCache`].
 //!
 //! ## Layout
 //! - [`host`]: Host header → [`Target`] (project, stage, path to route):
@@ -23,8 +23,13 @@
 //! - [`method`]: [`Method`] and the [`Methods`] set of a route.
 //! - [`published`]: a flow document's HTTP triggers as routes, and the
 //!   conflicts a publish would make on its stage.
+//! - [`store`]: [`RouteStore`], where routers read the routes live on a
+//!   stage ([`RouteRecord`]s and the stage's routes version), and the
+//!   table built from them.
 //! - [`cache`]: [`RouteCache`], compiled tables per (project, stage),
-//!   stamped with the stage's routes version.
+//!   stamped with the stage's routes version, dropped on a change.
+//! - `dynamodb` (feature `dynamodb`): `DynamoRoutes`, a [`RouteStore`] in
+//!   a DynamoDB table (one item per route, one version item per stage).
 //! - [`error`]: every error, as `thiserror` enums.
 //!
 //! Data flows one way: request → [`HostResolver::resolve`] → table for
@@ -36,6 +41,8 @@
 //! `cargo bench -p weft-router` prints lookup latencies.
 
 pub mod cache;
+#[cfg(feature = "dynamodb")]
+pub mod dynamodb;
 pub mod error;
 pub mod host;
 pub mod method;
@@ -43,6 +50,7 @@ pub mod params;
 pub mod path;
 pub mod pattern;
 pub mod published;
+pub mod store;
 pub mod table;
 mod trie;
 
@@ -53,4 +61,8 @@ pub use method::{Method, Methods};
 pub use params::{ParamValue, Params};
 pub use pattern::{Pattern, Segment, Specificity};
 pub use published::{FlowRoute, flow_routes, publish_conflicts};
+pub use store::{
+    RouteRecord, RouteStore, RouteStoreError, StageKey, StageRoutes, StoreFuture, document_records,
+    stage_table,
+};
 pub use table::{Conflict, Lookup, Route, RouteRef, RouteTable};

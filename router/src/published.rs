@@ -5,8 +5,7 @@
 use weft_editor_protocol::flow::FlowDocument;
 use weft_editor_protocol::trigger::{HttpTrigger, Trigger};
 
-use crate::method::{Method, Methods};
-use crate::pattern::Pattern;
+use crate::store::parse_route;
 use crate::table::{Conflict, Route, RouteTable};
 
 /// What a route of a published flow answers with: the flow and the trigger
@@ -29,14 +28,8 @@ pub fn flow_routes(flow: &str, doc: &FlowDocument) -> (Vec<Route<FlowRoute>>, Ve
     for (index, trigger) in doc.triggers.iter().enumerate() {
         let id = trigger.id_or_default(index);
         let Trigger::Http(http) = trigger;
-        let methods = http
-            .methods
-            .iter()
-            .map(|m| m.parse::<Method>())
-            .try_fold(Methods::NONE, |set, m| m.map(|m| set.union(m.into())));
-        let pattern = Pattern::parse(&http.path);
-        match (methods, pattern) {
-            (Ok(methods), Ok(pattern)) if !methods.is_empty() => routes.push(Route {
+        match parse_route(http) {
+            Ok((methods, pattern)) => routes.push(Route {
                 id: id.clone(),
                 flow: flow.to_string(),
                 methods,
@@ -47,8 +40,7 @@ pub fn flow_routes(flow: &str, doc: &FlowDocument) -> (Vec<Route<FlowRoute>>, Ve
                     http: http.clone(),
                 },
             }),
-            (_, Err(e)) => skipped.push(format!("flow `{flow}`, trigger `{id}`: {e}")),
-            _ => skipped.push(format!("flow `{flow}`, trigger `{id}`: bad methods")),
+            Err(e) => skipped.push(format!("flow `{flow}`, trigger `{id}`: {e}")),
         }
     }
     (routes, skipped)
