@@ -35,29 +35,38 @@
 //!   each run ([`Delivered`]) and drops what the connection already has, so
 //!   each event reaches a client once, in `seq` order. An explicit
 //!   `subscribe` to a run replays it from `after_seq` all the same.
+//!
+//! ## Layout
+//! - this module: the upgrade, the handshake and the session's commands.
+//! - `delivery`: what the writer is sent, and each event once per
+//!   connection.
+//! - `forward`: the per-run forwarders and `lagged`.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
-use weft_editor_protocol::events::{EventBody, Preview, RunEvent};
 use weft_editor_protocol::ws::{
     ClientMessage, PROTOCOL_VERSION, RunStart, ServerMessage, Topic, WsError,
 };
+
+mod delivery;
+mod forward;
 
 use super::AppState;
 use super::auth::{Access, Caller};
 use super::error::ApiError;
 use super::launch;
+use delivery::{Delivered, Out, feed};
+use forward::{Outlet, forward_run};
 
 /// How long a client has to send `hello`.
 pub const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
@@ -90,85 +99,6 @@ pub async fn upgrade(
             }
             metrics.ws_closed();
         })
-}
-
-/// What the writer task sends.
-enum Out {
-    Message(Box<ServerMessage>),
-    /// A run's event, already encoded (shared by every subscriber).
-    Event(Delivery),
-    /// The client subscribed to a run again (see [`Delivered`]).
-    Replay {
-        run: Arc<str>,
-        after: u64,
-        generation: u64,
-    },
-    Close(u16, String),
-}
-
-/// One event for one connection.
-struct Delivery {
-    run: Arc<str>,
-    seq: u64,
-    /// It is the run's `run.finished`.
-    last: bool,
-    /// Of the forwarder that queued it (see [`Delivered`]).
-    generation: u64,
-    frame: Utf8Bytes,
-}
-
-/// How many finished runs a connection remembers sending (see
-/// [`Delivered`]).
-const REMEMBERED_RUNS: usize = 1024;
-
-/// What this connection was sent of each run, so that a run covered by
-/// two subscriptions (itself and its flow, say) reaches the client once:
-/// the writer drops an event at or below the last `seq` sent.
-///
-/// An explicit `subscribe` to a run asks for its events after `after_seq`
-/// whatever was sent before: it queues [`Out::Replay`] (on the control
-/// queue, so before any event of its own forwarder), which sets the run's
-/// last `seq` to `after_seq` and drops, from then on, the events of every
-/// older forwarder of that run (each forwarder has a generation, numbered
-/// per connection), leaving the run to the new one. A run is forgotten
-/// [`REMEMBERED_RUNS`] finished runs after its own end.
-#[derive(Default)]
-struct Delivered {
-    runs: HashMap<Arc<str>, Sent>,
-    finished: VecDeque<Arc<str>>,
-}
-
-#[derive(Default)]
-struct Sent {
-    last: u64,
-    /// Events of forwarders older than this are dropped.
-    generation: u64,
-}
-
-impl Delivered {
-    fn replay(&mut self, run: Arc<str>, after: u64, generation: u64) {
-        let sent = self.runs.entry(run).or_default();
-        sent.last = after;
-        sent.generation = generation;
-    }
-
-    /// True the first time this connection sees the event (and records it).
-    fn first_time(&mut self, d: &Delivery) -> bool {
-        let sent = self.runs.entry(d.run.clone()).or_default();
-        if d.seq <= sent.last || d.generation < sent.generation {
-            return false;
-        }
-        sent.last = d.seq;
-        if d.last {
-            self.finished.push_back(d.run.clone());
-            if self.finished.len() > REMEMBERED_RUNS
-                && let Some(old) = self.finished.pop_front()
-            {
-                self.runs.remove(&old);
-            }
-        }
-        true
-    }
 }
 
 struct Session {
@@ -523,42 +453,6 @@ impl Session {
     }
 }
 
-/// Queues one message for the next flush (or sends the close frame);
-/// false once the connection is done. An event the connection was already
-/// sent is dropped.
-async fn feed(
-    sink: &mut SplitSink<WebSocket, Message>,
-    out: Out,
-    delivered: &mut Delivered,
-) -> bool {
-    let frame = match out {
-        Out::Message(msg) => match serde_json::to_string(&*msg) {
-            Ok(text) => Message::Text(Utf8Bytes::from(text)),
-            Err(_) => return true,
-        },
-        Out::Event(d) if d.frame.as_str().is_empty() || !delivered.first_time(&d) => return true,
-        Out::Event(d) => Message::Text(d.frame),
-        Out::Replay {
-            run,
-            after,
-            generation,
-        } => {
-            delivered.replay(run, after, generation);
-            return true;
-        }
-        Out::Close(code, reason) => {
-            let _ = sink
-                .send(Message::Close(Some(CloseFrame {
-                    code,
-                    reason: Utf8Bytes::from(reason),
-                })))
-                .await;
-            return false;
-        }
-    };
-    sink.feed(frame).await.is_ok()
-}
-
 /// Authenticates a `hello`.
 async fn hello(app: &AppState, text: &str, header_token: Option<&str>) -> Result<Caller, ApiError> {
     let msg: ClientMessage = serde_json::from_str(text)
@@ -588,129 +482,4 @@ fn error(id: Option<String>, e: &ApiError) -> ServerMessage {
             details: e.details.clone(),
         },
     }
-}
-
-/// Where a forwarder sends: the connection's queues, and its generation.
-struct Outlet {
-    events: mpsc::Sender<Out>,
-    control: mpsc::UnboundedSender<Out>,
-    generation: u64,
-}
-
-/// Pushes one run's events after `after` to a connection until the run
-/// ends, the connection goes away, or the queue is full (then `lagged`).
-async fn forward_run(app: AppState, run: String, after: u64, out: Outlet) {
-    let Outlet {
-        events,
-        control,
-        generation,
-    } = out;
-    let mut cursor = after;
-    let stall = app.config.ws_stall;
-    let id: Arc<str> = Arc::from(run.as_str());
-    let delivery = |event: &RunEvent, frame: Utf8Bytes| Delivery {
-        run: id.clone(),
-        seq: event.seq,
-        last: matches!(event.body, EventBody::RunFinished(_)),
-        generation,
-        frame,
-    };
-    let lagged = |cursor: u64, head: u64| {
-        let _ = control.send(Out::Message(Box::new(ServerMessage::Lagged {
-            run: run.clone(),
-            after_seq: cursor,
-            missed: head.saturating_sub(cursor),
-        })));
-    };
-    if let Some(live) = app.hub.get(&run) {
-        let mut watch = live.watch();
-        loop {
-            let head = *watch.borrow_and_update();
-            while cursor < head.seq {
-                for logged in live.events_after(cursor, PAGE) {
-                    let d = delivery(&logged.event, logged.frame(frame));
-                    match push(&events, d, stall).await {
-                        Pushed::Sent => cursor = logged.event.seq,
-                        Pushed::Stalled => {
-                            app.metrics.ws_lagged();
-                            return lagged(cursor, live.head().seq);
-                        }
-                        Pushed::Gone => return,
-                    }
-                }
-            }
-            if head.finished {
-                return;
-            }
-            if watch.changed().await.is_err() {
-                return;
-            }
-        }
-    }
-    // Not in memory: the stored events.
-    loop {
-        let page = match app.store.events_after(&run, cursor, PAGE as u32).await {
-            Ok(page) => page,
-            Err(e) => {
-                let _ = control.send(Out::Message(Box::new(error(None, &e.into()))));
-                return;
-            }
-        };
-        if page.is_empty() {
-            return;
-        }
-        for event in page {
-            match push(&events, delivery(&event, frame(&event)), stall).await {
-                Pushed::Sent => cursor = event.seq,
-                Pushed::Stalled => {
-                    app.metrics.ws_lagged();
-                    let head = app.store.last_event_seq(&run).await.unwrap_or(cursor);
-                    return lagged(cursor, head);
-                }
-                Pushed::Gone => return,
-            }
-        }
-    }
-}
-
-enum Pushed {
-    Sent,
-    /// The queue stayed full for the stall limit.
-    Stalled,
-    /// The connection is gone.
-    Gone,
-}
-
-/// Queues one event's frame for the connection, waiting at most `stall`.
-async fn push(events: &mpsc::Sender<Out>, delivery: Delivery, stall: Duration) -> Pushed {
-    match events.send_timeout(Out::Event(delivery), stall).await {
-        Ok(()) => Pushed::Sent,
-        Err(mpsc::error::SendTimeoutError::Timeout(_)) => Pushed::Stalled,
-        Err(mpsc::error::SendTimeoutError::Closed(_)) => Pushed::Gone,
-    }
-}
-
-/// An event's `event` message as a text frame (empty if it cannot be
-/// encoded, which the writer skips).
-fn frame(event: &RunEvent) -> Utf8Bytes {
-    let msg = ServerMessage::Event {
-        event: with_links(event),
-    };
-    Utf8Bytes::from(serde_json::to_string(&msg).unwrap_or_default())
-}
-
-/// The event with REST links on truncated output previews.
-fn with_links(event: &RunEvent) -> RunEvent {
-    let mut event = event.clone();
-    if let EventBody::NodeFinished(f) = &mut event.body {
-        for (port, preview) in f.outputs.iter_mut() {
-            if let Preview::Truncated { href, .. } = preview {
-                *href = Some(format!(
-                    "/v1/runs/{}/nodes/{}/outputs/{}",
-                    event.run, f.node, port
-                ));
-            }
-        }
-    }
-    event
 }
