@@ -1,7 +1,7 @@
 //! # weft
 //!
-//! The `weft` command: `run`, `validate`, `nodes` and `serve`; the router
-//! and deployment commands arrive with their issues. The server itself is
+//! The `weft` command: `run`, `validate`, `nodes`, `serve` and `router`;
+//! deployment arrives with its issue. The server itself is
 //! the `weft` library (`lib.rs`).
 //!
 //! ## Layout
@@ -32,8 +32,11 @@ enum Command {
     Validate(cli::validate::ValidateArgs),
     /// List the node types this Weft can run.
     Nodes(cli::nodes::NodesArgs),
-    /// Serve the management API and the editor websocket.
+    /// Serve the management API, the editor websocket and published flows.
     Serve(Box<cli::serve::ServeArgs>),
+    /// Serve published flows only: a replica beside `weft serve`, sharing
+    /// its database.
+    Router(Box<cli::router::RouterArgs>),
 }
 
 fn main() -> ExitCode {
@@ -54,6 +57,7 @@ fn main() -> ExitCode {
             Command::Validate(a) => cli::validate::run(a).await,
             Command::Nodes(a) => cli::nodes::run(a).await,
             Command::Serve(a) => cli::serve::run(*a).await,
+            Command::Router(a) => cli::router::run(*a).await,
         }
     });
     match result {

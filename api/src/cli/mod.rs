@@ -4,6 +4,7 @@ pub mod common;
 pub mod config;
 pub mod nodes;
 pub mod progress;
+pub mod router;
 pub mod run;
 pub mod serve;
 pub mod validate;

@@ -29,6 +29,23 @@ pub struct ServeArgs {
         env = "WEFT_LISTEN"
     )]
     pub listen: SocketAddr,
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// Output previews in run events are cut above this many bytes.
+    #[arg(long = "preview-bytes", value_name = "BYTES", default_value_t = 4096)]
+    pub preview_bytes: usize,
+    /// Keep at most this many runs per flow (the newest); default: all.
+    #[arg(long = "keep-runs", value_name = "N", env = "WEFT_KEEP_RUNS")]
+    pub keep_runs: Option<u32>,
+    /// Delete runs older than this many days; default: never.
+    #[arg(long = "keep-days", value_name = "DAYS", env = "WEFT_KEEP_DAYS")]
+    pub keep_days: Option<u32>,
+}
+
+/// What `weft serve` and `weft router` share: the store, the hosts
+/// published flows answer on, the nodes.
+#[derive(Debug, Args)]
+pub struct ServerArgs {
     /// The database: `sqlite:PATH` or `postgres://USER@HOST[:PORT]/DB`.
     /// Default: `weft.db` in the data directory.
     #[arg(
@@ -46,18 +63,9 @@ pub struct ServeArgs {
         env = "WEFT_DATA_DIR"
     )]
     pub data_dir: PathBuf,
-    /// Output previews in run events are cut above this many bytes.
-    #[arg(long = "preview-bytes", value_name = "BYTES", default_value_t = 4096)]
-    pub preview_bytes: usize,
     /// How long SIGTERM lets running runs finish before cancelling them.
     #[arg(long = "drain-secs", value_name = "SECS", default_value_t = 30)]
     pub drain_secs: u64,
-    /// Keep at most this many runs per flow (the newest); default: all.
-    #[arg(long = "keep-runs", value_name = "N", env = "WEFT_KEEP_RUNS")]
-    pub keep_runs: Option<u32>,
-    /// Delete runs older than this many days; default: never.
-    #[arg(long = "keep-days", value_name = "DAYS", env = "WEFT_KEEP_DAYS")]
-    pub keep_days: Option<u32>,
     /// Published flows answer at `{project}-{stage}.DOMAIN`; repeat for
     /// several domains.
     #[arg(
@@ -69,27 +77,104 @@ pub struct ServeArgs {
     /// Do not serve `/{project}/{stage}/...` on other hosts.
     #[arg(long = "no-path-fallback")]
     pub no_path_fallback: bool,
+    /// Where published routes are read from: `sql` (the database's
+    /// publications) or `dynamodb` (a table that publishes write).
+    #[arg(
+        long = "route-store",
+        value_name = "STORE",
+        value_enum,
+        default_value = "sql",
+        env = "WEFT_ROUTE_STORE"
+    )]
+    pub route_store: RouteStoreKind,
+    /// The table of `--route-store dynamodb` (created when missing).
+    #[arg(
+        long = "dynamodb-table",
+        value_name = "NAME",
+        default_value = "weft-routes",
+        env = "WEFT_DYNAMODB_TABLE"
+    )]
+    pub dynamodb_table: String,
+    /// DynamoDB's endpoint (DynamoDB Local, moto); default: the region's
+    /// (or `AWS_ENDPOINT_URL`). Credentials come from the AWS chain.
+    #[arg(
+        long = "dynamodb-endpoint",
+        value_name = "URL",
+        env = "WEFT_DYNAMODB_ENDPOINT"
+    )]
+    pub dynamodb_endpoint: Option<String>,
+    /// The AWS region; default: the AWS configuration's (`AWS_REGION`).
+    #[arg(long = "aws-region", value_name = "REGION")]
+    pub aws_region: Option<String>,
     #[command(flatten)]
     pub nodes: NodeOptions,
 }
 
+/// `--route-store`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RouteStoreKind {
+    Sql,
+    Dynamodb,
+}
+
+impl ServerArgs {
+    /// Opens (and migrates) the store, with the secret key.
+    pub async fn store(&self) -> anyhow::Result<Store> {
+        std::fs::create_dir_all(&self.data_dir).with_context(|| {
+            format!(
+                "cannot create the data directory {}",
+                self.data_dir.display()
+            )
+        })?;
+        let url = self
+            .database_url
+            .clone()
+            .unwrap_or_else(|| default_database_url(&self.data_dir));
+        let (key, _) = SecretKey::from_env_or_file(&self.data_dir.join("secret.key"))?;
+        Ok(Store::open(&url)
+            .await
+            .with_context(|| "cannot open the database".to_string())?
+            .with_secret_key(key))
+    }
+
+    /// `state` reading routes from `--route-store`.
+    pub async fn with_routes(&self, state: AppState) -> anyhow::Result<AppState> {
+        if self.route_store == RouteStoreKind::Sql {
+            return Ok(state);
+        }
+        let routes = weft_router::dynamodb::DynamoRoutes::connect(
+            self.dynamodb_table.clone(),
+            self.aws_region.as_deref(),
+            self.dynamodb_endpoint.as_deref(),
+        )
+        .await;
+        routes.ensure_table().await.with_context(|| {
+            format!(
+                "--route-store dynamodb: cannot use table `{}`",
+                self.dynamodb_table
+            )
+        })?;
+        tracing::info!(table = %self.dynamodb_table, "routes from DynamoDB");
+        Ok(state.with_route_store(std::sync::Arc::new(routes))?)
+    }
+
+    /// The settings these arguments give.
+    pub fn config(&self) -> ServerConfig {
+        ServerConfig {
+            drain: Duration::from_secs(self.drain_secs),
+            hosts: weft_router::HostConfig {
+                base_domains: self.base_domains.clone(),
+                custom_domains: Vec::new(),
+                path_fallback: !self.no_path_fallback,
+            },
+            ..ServerConfig::default()
+        }
+    }
+}
+
 pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     init_logging();
-    std::fs::create_dir_all(&args.data_dir).with_context(|| {
-        format!(
-            "cannot create the data directory {}",
-            args.data_dir.display()
-        )
-    })?;
-    let url = args
-        .database_url
-        .clone()
-        .unwrap_or_else(|| default_database_url(&args.data_dir));
-    let (key, _) = SecretKey::from_env_or_file(&args.data_dir.join("secret.key"))?;
-    let store = Store::open(&url)
-        .await
-        .with_context(|| "cannot open the database".to_string())?
-        .with_secret_key(key);
+    let store = args.server.store().await?;
     let interrupted = store.mark_interrupted().await?;
     if !interrupted.is_empty() {
         tracing::warn!(
@@ -108,28 +193,28 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         AdminToken::FromEnv => tracing::info!("admin token from WEFT_ADMIN_TOKEN"),
         AdminToken::Existing => {}
     }
-    let engine = engine(&args.nodes).await?;
+    let engine = engine(&args.server.nodes).await?;
     let config = ServerConfig {
         preview_bytes: args.preview_bytes,
-        drain: Duration::from_secs(args.drain_secs),
         retention: RetentionPolicy {
             max_runs: args.keep_runs,
             max_age: args
                 .keep_days
                 .map(|d| Duration::from_secs(u64::from(d) * 86_400)),
         },
-        hosts: weft_router::HostConfig {
-            base_domains: args.base_domains.clone(),
-            custom_domains: Vec::new(),
-            path_fallback: !args.no_path_fallback,
-        },
-        ..ServerConfig::default()
+        ..args.server.config()
     };
     let mut state = AppState::try_new(engine, store, config).context("--base-domain")?;
+    state = args.server.with_routes(state).await?;
     state.editor_background = true;
-    let listener = tokio::net::TcpListener::bind(args.listen)
+    listen_and_serve(state, args.listen).await
+}
+
+/// Binds `addr`, prints the line scripts wait for, serves until a signal.
+pub async fn listen_and_serve(state: AppState, addr: SocketAddr) -> anyhow::Result<ExitCode> {
+    let listener = tokio::net::TcpListener::bind(addr)
         .await
-        .with_context(|| format!("cannot listen on {}", args.listen))?;
+        .with_context(|| format!("cannot listen on {addr}"))?;
     let local = listener.local_addr()?;
     // Tests and scripts read this line to find the port.
     eprintln!("weft: listening on http://{local}");
@@ -159,7 +244,7 @@ async fn shutdown_signal() {
     }
 }
 
-fn init_logging() {
+pub fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("WEFT_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()

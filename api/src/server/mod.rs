@@ -101,6 +101,9 @@ pub struct AppState {
     /// Run editor websocket sessions on the lower-priority runtime of
     /// [`background`] (made at the first session), not on the caller's.
     pub editor_background: bool,
+    /// Serve the management API and the editor websocket; without it, only
+    /// published flows and the probes (a `weft router` replica).
+    pub api: bool,
 }
 
 impl AppState {
@@ -120,7 +123,8 @@ impl AppState {
         store: Store,
         config: ServerConfig,
     ) -> Result<AppState, weft_router::ConfigError> {
-        let gateway = Arc::new(gateway::Gateway::new(config.hosts.clone())?);
+        let routes: Arc<dyn weft_router::RouteStore> = Arc::new(store.clone());
+        let gateway = Arc::new(gateway::Gateway::new(config.hosts.clone(), routes)?);
         let hub = Arc::new(Hub::default());
         let metrics = Arc::new(Metrics::default());
         let runner = Runner::new(
@@ -140,18 +144,40 @@ impl AppState {
             closing: CancellationToken::new(),
             db_guard: Arc::new(dbguard::DbGuard::default()),
             editor_background: false,
+            api: true,
             gateway,
         })
+    }
+
+    /// Reads routes from `routes` instead of the database's publications
+    /// (a DynamoDB route table, say).
+    pub fn with_route_store(
+        mut self,
+        routes: Arc<dyn weft_router::RouteStore>,
+    ) -> Result<AppState, weft_router::ConfigError> {
+        self.gateway = Arc::new(gateway::Gateway::new(self.config.hosts.clone(), routes)?);
+        Ok(self)
+    }
+
+    /// Serves published flows and the probes only (`weft router`).
+    pub fn router_only(mut self) -> AppState {
+        self.api = false;
+        self
     }
 }
 
 /// The whole HTTP surface.
 pub fn app(state: AppState) -> Router {
     let limit = state.config.max_body_bytes;
-    routes::router()
-        .route("/v1/editor", axum::routing::get(editor::upgrade))
-        .route("/v1/openapi.json", axum::routing::get(openapi::document))
-        .fallback(not_found)
+    let surface = if state.api {
+        routes::router()
+            .route("/v1/editor", axum::routing::get(editor::upgrade))
+            .route("/v1/openapi.json", axum::routing::get(openapi::document))
+            .fallback(not_found)
+    } else {
+        routes::probes().fallback(router_only)
+    };
+    surface
         .layer(DefaultBodyLimit::max(limit))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -166,6 +192,14 @@ pub fn app(state: AppState) -> Router {
 
 async fn not_found(uri: axum::http::Uri) -> error::ApiError {
     error::ApiError::not_found(format!("no API route `{}`", uri.path()))
+}
+
+async fn router_only(uri: axum::http::Uri) -> error::ApiError {
+    error::ApiError::not_found(format!(
+        "no route `{}`: this is a router replica (`weft router`), which serves published \
+         flows only; the management API is served by `weft serve`",
+        uri.path()
+    ))
 }
 
 /// Serves `state` on `listener` until `shutdown` resolves, then drains runs
@@ -197,6 +231,12 @@ pub async fn serve(
             }
         });
     }
+    // Route tables changed by other processes (replicas sharing the store).
+    tokio::spawn(gateway::tables::watch(
+        state.gateway.clone(),
+        state.store.clone(),
+        state.closing.clone(),
+    ));
     let drain = state.config.drain;
     let metrics = state.metrics.clone();
     let router = app(state);

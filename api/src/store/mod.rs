@@ -29,7 +29,9 @@
 //!   use), `publish_checked` (with a check of the stage's other live
 //!   documents, e.g. route conflicts), `unpublish`, `live(project, stage)`,
 //!   `live_version(project, stage, flow)`, `publication_history(project,
-//!   stage, flow)`, `stage_routes` and `routes_version` (for routers).
+//!   stage, flow)`.
+//! - Routes for routers ([`routes`]): `stage_documents`, `routes_version`,
+//!   `stage_versions`; [`Store`] is the SQL [`weft_router::RouteStore`].
 //! - Runs ([`runs`]): `create_run(NewRun)`, `finish_run(id, RunFinish)`,
 //!   `get_run`, `run_document` (a draft's flow), `list_runs(RunFilter)`,
 //!   `upsert_node_record`, `list_node_records`, `get_node_output`,
@@ -60,6 +62,7 @@ pub mod flows;
 pub mod migrations;
 pub mod projects;
 pub mod retention;
+pub mod routes;
 pub mod runs;
 pub mod secrets;
 pub mod stages;
@@ -81,11 +84,10 @@ pub use events::EVENTS_PAGE_MAX;
 pub use flows::{FlowInfo, FlowVersion, VersionSummary, canonical_json, content_hash};
 pub use projects::Project;
 pub use retention::RetentionPolicy;
+pub use routes::{LiveDocument, ROUTES_CHANNEL, StageDocuments, parse_notification};
 pub use runs::{NewRun, NodeRecord, NodeStatus, Run, RunFilter, RunFinish, RunStatus};
 pub use secrets::{KeySource, SecretInfo, SecretKey};
-pub use stages::{
-    LiveDocument, LiveFlow, Publication, PublishCheck, ROUTES_CHANNEL, Stage, StageRoutes,
-};
+pub use stages::{LiveFlow, Publication, PublishCheck, Stage};
 pub use tokens::{Scope, TokenInfo};
 
 /// `Result` with a [`StoreError`].

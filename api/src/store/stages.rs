@@ -15,6 +15,7 @@ use sqlx::{Any, Executor, Row};
 
 use super::error::{db, is_unique_violation};
 use super::flows::{VersionSummary, find_version, flow_pk, summary};
+use super::routes::routes_changed;
 use super::{Result, Store, StoreError, now_ms, parse_json, project_id, validate_stage};
 
 /// A stage of a project.
@@ -41,56 +42,6 @@ pub struct PublishCheck<'a> {
     pub document: &'a Value,
     /// Every other flow live on the stage, with its live document.
     pub live: &'a [(String, Value)],
-}
-
-/// What a router needs to build a stage's route table: the documents of
-/// the flows live on it and the stage's routes version, which every
-/// publish and unpublish on the stage bumps (PostgreSQL also sends a
-/// [`ROUTES_CHANNEL`] notification with `project/stage` when it commits).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct StageRoutes {
-    pub version: i64,
-    /// By flow name.
-    pub flows: Vec<LiveDocument>,
-}
-
-/// A flow live on a stage, with its document.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LiveDocument {
-    pub flow: String,
-    /// The version's id.
-    pub version: String,
-    pub document: Value,
-}
-
-/// The PostgreSQL `LISTEN` channel on which route changes are announced
-/// (payload `project/stage`).
-pub const ROUTES_CHANNEL: &str = "weft_routes";
-
-/// Bumps the stage's routes version (and, on PostgreSQL, announces the
-/// change, delivered when the transaction commits).
-async fn routes_changed(
-    tx: &mut sqlx::Transaction<'static, Any>,
-    backend: super::Backend,
-    sid: i64,
-    project: &str,
-    stage: &str,
-    context: &str,
-) -> Result<()> {
-    sqlx::query("UPDATE weft_stages SET routes_version = routes_version + 1 WHERE id = $1")
-        .bind(sid)
-        .execute(&mut **tx)
-        .await
-        .map_err(db(context))?;
-    if backend == super::Backend::Postgres {
-        sqlx::query("SELECT 1 AS sent FROM (SELECT pg_notify($1, $2)) AS n")
-            .bind(ROUTES_CHANNEL)
-            .bind(format!("{project}/{stage}"))
-            .execute(&mut **tx)
-            .await
-            .map_err(db(context))?;
-    }
-    Ok(())
 }
 
 /// One entry of a publication history.
@@ -319,57 +270,6 @@ impl Store {
         routes_changed(&mut tx, self.backend(), sid, project, stage, &context).await?;
         tx.commit().await.map_err(db(&context))?;
         Ok(true)
-    }
-
-    /// The documents live on `stage`, with the stage's routes version (see
-    /// [`StageRoutes`]), read in one statement so they agree.
-    pub async fn stage_routes(&self, project: &str, stage: &str) -> Result<StageRoutes> {
-        let context = format!("reading the routes of stage `{stage}` of `{project}`");
-        let pid = project_id(&self.pool, project).await?;
-        let sid = stage_pk(&self.pool, pid, stage).await?;
-        let rows = sqlx::query(
-            "SELECT s.routes_version, f.name AS flow, v.version_id, v.document \
-             FROM weft_stages s \
-             LEFT JOIN weft_publications p ON p.stage_id = s.id AND p.id = (SELECT MAX(p2.id) \
-             FROM weft_publications p2 WHERE p2.stage_id = p.stage_id AND p2.flow_id = p.flow_id) \
-             LEFT JOIN weft_flows f ON f.id = p.flow_id \
-             LEFT JOIN weft_flow_versions v ON v.id = p.version_pk \
-             WHERE s.id = $1 ORDER BY f.name",
-        )
-        .bind(sid)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db(&context))?;
-        let mut routes = StageRoutes::default();
-        for row in &rows {
-            routes.version = row.try_get("routes_version").map_err(db(&context))?;
-            let flow: Option<String> = row.try_get("flow").map_err(db(&context))?;
-            let version: Option<String> = row.try_get("version_id").map_err(db(&context))?;
-            let document: Option<String> = row.try_get("document").map_err(db(&context))?;
-            if let (Some(flow), Some(version), Some(document)) = (flow, version, document) {
-                routes.flows.push(LiveDocument {
-                    flow,
-                    version,
-                    document: parse_json(&context, &document)?,
-                });
-            }
-        }
-        Ok(routes)
-    }
-
-    /// The routes version of `stage` alone (cheap: whether a router's
-    /// table is current).
-    pub async fn routes_version(&self, project: &str, stage: &str) -> Result<i64> {
-        let pid = project_id(&self.pool, project).await?;
-        sqlx::query_scalar(
-            "SELECT routes_version FROM weft_stages WHERE project_id = $1 AND name = $2",
-        )
-        .bind(pid)
-        .bind(stage)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db(format!("reading the routes version of stage `{stage}`")))?
-        .ok_or_else(|| StoreError::not_found(format!("stage `{stage}`")))
     }
 
     /// What is live on `stage`, by flow name.

@@ -92,19 +92,27 @@ pub fn nodes_dir() -> tempfile::TempDir {
 /// How to start a server.
 #[derive(Debug, Clone)]
 pub struct Options {
+    /// `serve` or `router`.
+    pub command: &'static str,
     pub data_dir: PathBuf,
     pub database_url: Option<String>,
     pub drain_secs: Option<u64>,
     pub nodes_dir: PathBuf,
+    /// More arguments, and environment variables.
+    pub extra: Vec<OsString>,
+    pub env: Vec<(String, String)>,
 }
 
 impl Options {
     pub fn new(db: &Db, nodes: &Path) -> Options {
         Options {
+            command: "serve",
             data_dir: db.dir.path().to_path_buf(),
             database_url: db.url(),
             drain_secs: None,
             nodes_dir: nodes.to_path_buf(),
+            extra: Vec::new(),
+            env: Vec::new(),
         }
     }
 }
@@ -132,7 +140,8 @@ impl Server {
         if let Some(secs) = opts.drain_secs {
             args.extend(["--drain-secs".into(), secs.to_string().into()]);
         }
-        let mut spawned = crate::serve::spawn(args, ADMIN);
+        args.extend(opts.extra.iter().cloned());
+        let mut spawned = crate::serve::spawn_command(opts.command, args, &opts.env, ADMIN);
         loop {
             if let Some(url) = spawned.listening() {
                 let addr = url.trim_start_matches("http://").parse().unwrap();

@@ -9,6 +9,8 @@
 //!   `succeeded` and the process exits 0; runs that do not are stored
 //!   `cancelled` and the process exits promptly; new runs during the drain
 //!   get 503; editor websockets are closed with 1001.
+//! - Router replicas (`weft router`) sharing the database with `weft
+//!   serve` see a publish, a new version and an unpublish within 1 s.
 //! - PostgreSQL going away (a TCP proxy in the test is cut): REST calls and
 //!   `/readyz` answer 503 `unavailable`, and the server recovers when the
 //!   proxy is restored.
@@ -20,8 +22,8 @@
 //! reachable the PostgreSQL tests fail saying how to start it.
 //!
 //! Layout: `harness.rs` (the server process, an HTTP client, databases),
-//! `proxy.rs` (the cuttable TCP proxy), `kill.rs`, `drain.rs`, `outage.rs`
-//! (the tests).
+//! `proxy.rs` (the cuttable TCP proxy), `kill.rs`, `drain.rs`, `outage.rs`,
+//! `replicas.rs` (the tests).
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
@@ -32,6 +34,7 @@ mod outage;
 #[path = "../support/pg.rs"]
 mod pg;
 mod proxy;
+mod replicas;
 #[path = "../support/serve.rs"]
 mod serve;
 
@@ -87,4 +90,19 @@ async fn postgres_outage_answers_503_and_recovers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_outage_during_shutdown() {
     with_db(Backend::Postgres, outage::postgres_outage_during_shutdown).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_agree_within_a_second_postgres() {
+    with_db(Backend::Postgres, replicas::replicas_agree_within_a_second).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_agree_within_a_second_sqlite() {
+    with_db(Backend::Sqlite, replicas::replicas_agree_within_a_second).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_agree_through_dynamodb() {
+    with_db(Backend::Postgres, replicas::replicas_agree_through_dynamodb).await;
 }

@@ -7,13 +7,15 @@
 //! it.
 //!
 //! Layout: this file holds the harness; `rest.rs`, `publish_routes.rs`,
-//! `api_keys.rs`, `gateway.rs` and `editor.rs` the tests.
+//! `api_keys.rs`, `gateway.rs`, `gateway_modes.rs` and `editor.rs` the
+//! tests.
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 mod api_keys;
 mod editor;
 mod gateway;
+mod gateway_modes;
 #[path = "../support/pg.rs"]
 mod pg;
 mod publish_routes;
@@ -93,6 +95,11 @@ impl Bed {
 }
 
 async fn engine() -> Engine {
+    engine_with(weft_runtime::capabilities::Services::default()).await
+}
+
+/// An engine with these services (LLM providers, say).
+async fn engine_with(services: weft_runtime::capabilities::Services) -> Engine {
     let cache = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("weft-component-cache");
     Engine::new(EngineConfig {
         host: HostConfig {
@@ -100,6 +107,7 @@ async fn engine() -> Engine {
             ..HostConfig::default()
         },
         test_guests: true,
+        services,
         ..EngineConfig::default()
     })
     .await
@@ -107,10 +115,19 @@ async fn engine() -> Engine {
 }
 
 async fn bed(store: Store, config: ServerConfig, dir: Option<tempfile::TempDir>) -> Bed {
+    bed_with(engine().await, store, config, dir).await
+}
+
+async fn bed_with(
+    engine: Engine,
+    store: Store,
+    config: ServerConfig,
+    dir: Option<tempfile::TempDir>,
+) -> Bed {
     let store = store.with_secret_key(SecretKey::generate().unwrap());
     let (_, admin) = store.create_token("admin", &[Scope::Admin]).await.unwrap();
     Bed {
-        state: AppState::new(engine().await, store, config),
+        state: AppState::new(engine, store, config),
         admin,
         _dir: dir,
     }
@@ -169,6 +186,7 @@ both!(
     publish_routes::publish_refuses_route_conflicts,
     api_keys::api_keys_over_rest,
     gateway::published_flows_answer_http,
+    gateway_modes::stream_async_cors_and_head,
     rest::runs_sync_async_and_history,
     rest::secrets_are_write_only,
     rest::project_secrets_reach_runs_and_never_leak,

@@ -308,7 +308,7 @@ pub async fn routes_version_follows_publishes(db: Db) {
     s.publish("p", "prod", "f", "latest").await.unwrap();
     assert_eq!(s.routes_version("p", "prod").await.unwrap(), 1);
     s.publish("p", "prod", "g", "latest").await.unwrap();
-    let routes = s.stage_routes("p", "prod").await.unwrap();
+    let routes = s.stage_documents("p", "prod").await.unwrap();
     assert_eq!(routes.version, 2);
     let flows: Vec<(&str, &Value)> = routes
         .flows
@@ -327,16 +327,54 @@ pub async fn routes_version_follows_publishes(db: Db) {
     // Unpublishing bumps it; unpublishing what is not live does not.
     assert!(s.unpublish("p", "prod", "f").await.unwrap());
     assert!(!s.unpublish("p", "prod", "f").await.unwrap());
-    let routes = s.stage_routes("p", "prod").await.unwrap();
+    let routes = s.stage_documents("p", "prod").await.unwrap();
     assert_eq!(routes.version, 3);
     assert_eq!(routes.flows.len(), 1);
     assert_eq!(routes.flows[0].flow, "g");
     // An empty stage has a version and no flows; an unknown one is not found.
     assert!(s.unpublish("p", "prod", "g").await.unwrap());
-    let routes = s.stage_routes("p", "prod").await.unwrap();
+    let routes = s.stage_documents("p", "prod").await.unwrap();
     assert_eq!((routes.version, routes.flows.len()), (4, 0));
-    let missing = s.stage_routes("p", "nowhere").await.unwrap_err();
+    let missing = s.stage_documents("p", "nowhere").await.unwrap_err();
     assert!(matches!(missing, StoreError::NotFound { .. }), "{missing}");
+    // Many stages' versions in one call, in order; unknown ones are None.
+    let mut h = doc("h", "h");
+    h["triggers"] = serde_json::json!([{"kind": "http", "path": "/h/{name}"}]);
+    s.save_version("p", "h", &h).await.unwrap();
+    s.publish("p", "dev", "h", "latest").await.unwrap();
+    let key = |p: &str, st: &str| (p.to_string(), st.to_string());
+    let keys = [
+        key("p", "dev"),
+        key("nope", "prod"),
+        key("p", "prod"),
+        key("p", "x"),
+    ];
+    assert_eq!(
+        s.stage_versions(&keys).await.unwrap(),
+        [Some(1), None, Some(4), None]
+    );
+    let many: Vec<_> = (0..450)
+        .map(|i| key("p", &format!("s{i}")))
+        .chain([key("p", "dev")])
+        .collect();
+    let versions = s.stage_versions(&many).await.unwrap();
+    assert_eq!(versions.len(), 451);
+    assert_eq!((versions[0], versions[450]), (None, Some(1)));
+    // The SQL route store: the triggers of what is live, with the version.
+    use weft_router::RouteStore as _;
+    let dev = s.load("p", "dev").await.unwrap().expect("stage dev");
+    assert_eq!(dev.version, 1);
+    assert_eq!(dev.routes.len(), 1, "{:?}", dev.routes);
+    assert_eq!(
+        (dev.routes[0].flow.as_str(), dev.routes[0].trigger.as_str()),
+        ("h", "http-0")
+    );
+    assert!(
+        dev.routes[0].version.starts_with("v1-"),
+        "{}",
+        dev.routes[0].version
+    );
+    assert!(s.load("p", "nowhere").await.unwrap().is_none());
     // PostgreSQL announces each change when it commits.
     if let Some(mut l) = listener {
         let mut got = Vec::new();
@@ -348,6 +386,6 @@ pub async fn routes_version_follows_publishes(db: Db) {
             assert_eq!(n.channel(), ROUTES_CHANNEL);
             got.push(n.payload().to_string());
         }
-        assert_eq!(got, ["p/prod"; 4]);
+        assert_eq!(got, ["p/prod/1", "p/prod/2", "p/prod/3", "p/prod/4"]);
     }
 }

@@ -1,6 +1,6 @@
-//! The real `weft serve` binary (`CARGO_BIN_EXE_weft`) as a child process
-//! for the api test crates (each includes this file with `#[path]`): it
-//! listens on a free port of 127.0.0.1, reads none of the caller's Weft
+//! The real `weft serve` (or `weft router`) binary (`CARGO_BIN_EXE_weft`)
+//! as a child process for the api test crates (each includes this file
+//! with `#[path]`): it listens on a free port of 127.0.0.1, reads none of the caller's Weft
 //! environment, imports the given admin token, and shares one warm
 //! component cache under the target directory. Its stderr is collected.
 
@@ -44,16 +44,29 @@ pub struct Spawned {
 /// Starts `weft serve --listen 127.0.0.1:0 <args>` with `token` as its
 /// admin token.
 pub fn spawn(args: impl IntoIterator<Item = OsString>, token: &str) -> Spawned {
+    spawn_command("serve", args, &[], token)
+}
+
+/// [`spawn`] for another server command (`router`), with more
+/// environment variables.
+pub fn spawn_command(
+    command: &str,
+    args: impl IntoIterator<Item = OsString>,
+    env: &[(String, String)],
+    token: &str,
+) -> Spawned {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_weft"));
-    cmd.args(["serve", "--listen", "127.0.0.1:0"]).args(args);
+    cmd.args([command, "--listen", "127.0.0.1:0"]).args(args);
     for var in [
         "DATABASE_URL",
         "WEFT_LISTEN",
         "WEFT_DATA_DIR",
         "WEFT_SECRET_KEY",
+        "WEFT_ROUTER_LISTEN",
     ] {
         cmd.env_remove(var);
     }
+    cmd.envs(env.iter().map(|(k, v)| (k, v)));
     cmd.env("WEFT_ADMIN_TOKEN", token)
         .env("WEFT_LOG", "info")
         .env(

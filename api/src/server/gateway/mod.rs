@@ -7,10 +7,11 @@
 //!   under a base domain or a custom domain is always a published flow's;
 //!   on other hosts, `/v1/...`, `/healthz`, `/readyz` and `/metrics` are
 //!   the API's, and any other path is `/{project}/{stage}/...`.
-//! - **Routes**: each (project, stage)'s table is built from its live
-//!   documents' triggers ([`weft_router::flow_routes`]) on first use and
-//!   kept in a [`RouteCache`], stamped with the stage's routes version;
-//!   this server's publishes and unpublishes drop it ([`Gateway::changed`]).
+//! - **Routes** ([`tables`]): each (project, stage)'s table is built from
+//!   the route store's records on first use and kept in a [`RouteCache`],
+//!   stamped with the stage's routes version; this server's publishes and
+//!   unpublishes drop it ([`Gateway::changed`]), and [`tables::watch`]
+//!   drops it when another process changes the stage.
 //! - **Auth**: `auth: api_key` routes take `Authorization: Bearer <key>` or
 //!   `x-api-key` (401 missing or unknown, 403 not for this stage).
 //! - **Inputs**: each flow input is filled from the path parameter of its
@@ -20,8 +21,27 @@
 //! - **Answer**: the `response` output of an `http.respond` node when the
 //!   flow has one that ran, else 200 with the outputs. A failed run: 500
 //!   with its id and nothing else about it. Every answer has
-//!   `x-request-id`. Only the `sync` mode is served so far: `Accept:
-//!   text/event-stream` and `Prefer: respond-async` get 501.
+//!   `x-request-id`.
+//! - **Modes** ([`modes`]): `Accept: text/event-stream` streams the run
+//!   as server-sent events, `Prefer: respond-async` answers 202 with a
+//!   status URL under `/_weft/runs/`, when the trigger allows it (406
+//!   otherwise).
+//! - **CORS** ([`cors`]) from the trigger's `cors`; preflights are
+//!   answered here. A GET route answers HEAD too.
+//!
+//! ## Layout
+//! - this module: [`Gateway`], [`dispatch`] and a request's way through.
+//! - [`tables`]: route tables, published documents, change watching.
+//! - [`modes`]: stream and async answers, run status URLs.
+//! - [`cors`]: preflights and the CORS headers of answers.
+//! - [`request`]: the request as the flow's inputs.
+//! - [`respond`]: the finished run as the answer.
+
+pub mod cors;
+pub mod modes;
+pub mod request;
+pub mod respond;
+pub mod tables;
 
 use std::sync::Arc;
 
@@ -30,45 +50,78 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method as HttpMethod, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use dashmap::DashMap;
 use serde_json::{Map, Value, json};
-use weft_editor_protocol::flow::FlowDocument;
-use weft_editor_protocol::trigger::HttpAuth;
+use weft_editor_protocol::trigger::{HttpAuth, TriggerMode};
 use weft_router::{
-    Cached, FlowRoute, HostConfig, HostResolver, Lookup, Method, ParamValue, Route, RouteCache,
-    RouteTable, Via,
+    HostConfig, HostResolver, Lookup, Method, RouteCache, RouteRecord, RouteStore, Via,
 };
 
 use super::AppState;
 use super::error::ApiError;
 use super::runner::RunRequest;
-use crate::store::{KeyCheck, StoreError};
-
-/// A route's target: the trigger and the published version it runs.
-#[derive(Debug, Clone)]
-pub struct Published {
-    pub route: FlowRoute,
-    pub version: String,
-    pub document: Value,
-}
+use crate::store::{KeyCheck, Store};
+use request::{flow_inputs, header_map, param_value, parse_body, query_map};
 
 /// The router part of a server.
 #[derive(Debug)]
 pub struct Gateway {
     resolver: HostResolver,
-    cache: RouteCache<Published>,
+    /// Where routes are read from (the SQL database, or DynamoDB).
+    routes: Arc<dyn RouteStore>,
+    cache: RouteCache<RouteRecord>,
+    /// Published documents by (project, flow, version).
+    documents: DashMap<(String, String, String), Arc<Value>>,
 }
 
 impl Gateway {
-    pub fn new(hosts: HostConfig) -> Result<Gateway, weft_router::ConfigError> {
+    pub fn new(
+        hosts: HostConfig,
+        routes: Arc<dyn RouteStore>,
+    ) -> Result<Gateway, weft_router::ConfigError> {
         Ok(Gateway {
             resolver: HostResolver::new(hosts)?,
+            routes,
             cache: RouteCache::default(),
+            documents: DashMap::new(),
         })
     }
 
-    /// The routes of (project, stage) changed (a publish or unpublish).
-    pub fn changed(&self, project: &str, stage: &str) {
+    /// The routes of (project, stage) changed (a publish or unpublish in
+    /// `store`): this server's table goes, and a mirror route store
+    /// (DynamoDB) is brought up to date. The publication is recorded
+    /// either way; a mirror that cannot be written is a 503 saying so.
+    pub async fn changed(&self, store: &Store, project: &str, stage: &str) -> Result<(), ApiError> {
         self.cache.invalidate(project, stage);
+        if !self.routes.is_mirror() {
+            return Ok(());
+        }
+        let failed = |e: String| {
+            tracing::error!(project, stage, error = %e, "updating the {} route store", self.routes.kind());
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "route_store_unavailable",
+                format!(
+                    "the change is recorded, but the {} route table could not be updated, so \
+                     routers do not see it yet: {e}; publish again to retry",
+                    self.routes.kind()
+                ),
+            )
+        };
+        let routes = RouteStore::load(store, project, stage)
+            .await
+            .map_err(|e| failed(e.to_string()))?
+            .unwrap_or_default();
+        self.routes
+            .sync(project, stage, &routes)
+            .await
+            .map_err(|e| failed(e.to_string()))?;
+        Ok(())
+    }
+
+    /// The route store's kind (`sql`, `dynamodb`).
+    pub fn route_store(&self) -> &'static str {
+        self.routes.kind()
     }
 }
 
@@ -98,7 +151,14 @@ pub async fn dispatch(State(app): State<AppState>, request: Request, next: Next)
         Err(e) => return with_request_id(&HeaderMap::new(), bad_request(e.to_string())),
     };
     let request_headers = request.headers().clone();
-    let response = serve(&app, &project, &stage, &route_path, request)
+    let base = path.strip_suffix(route_path.as_str()).unwrap_or("");
+    let at = At {
+        project: &project,
+        stage: &stage,
+        base,
+        path: &route_path,
+    };
+    let response = serve(&app, at, request)
         .await
         .unwrap_or_else(IntoResponse::into_response);
     with_request_id(&request_headers, response)
@@ -128,67 +188,32 @@ fn with_request_id(request: &HeaderMap, mut response: Response) -> Response {
     response
 }
 
-/// The table of (project, stage), built on first use.
-async fn table(
-    app: &AppState,
-    project: &str,
-    stage: &str,
-) -> Result<Arc<Cached<Published>>, ApiError> {
-    if let Some(cached) = app.gateway.cache.get(project, stage) {
-        return Ok(cached);
-    }
-    let live = match app.store.stage_routes(project, stage).await {
-        Ok(live) => live,
-        Err(StoreError::NotFound { .. }) => {
-            return Err(ApiError::not_found(format!(
-                "nothing is published on stage `{stage}` of project `{project}`"
-            )));
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let mut routes: Vec<Route<Published>> = Vec::new();
-    for flow in &live.flows {
-        let Ok(doc) = serde_json::from_value::<FlowDocument>(flow.document.clone()) else {
-            tracing::warn!(flow = %flow.flow, "a live document no longer parses; it has no routes");
-            continue;
-        };
-        let (found, skipped) = weft_router::flow_routes(&flow.flow, &doc);
-        for s in skipped {
-            tracing::warn!("route left out: {s}");
-        }
-        routes.extend(found.into_iter().map(|r| Route {
-            id: r.id,
-            flow: r.flow,
-            methods: r.methods,
-            pattern: r.pattern,
-            target: Published {
-                route: r.target,
-                version: flow.version.clone(),
-                document: flow.document.clone(),
-            },
-        }));
-    }
-    let table = match RouteTable::build(routes) {
-        Ok(table) => table,
-        Err(conflicts) => {
-            // Publishing refuses conflicts; a stage with some predates that.
-            tracing::error!(?conflicts, "conflicting routes on {project}/{stage}");
-            return Err(ApiError::internal(
-                "the stage's routes conflict; republish to fix",
-            ));
-        }
-    };
-    Ok(app.gateway.cache.put(project, stage, live.version, table))
+/// Where a request to a stage goes: `base` is what precedes the stage's
+/// paths in the request (`/{project}/{stage}` on the path fallback).
+#[derive(Debug, Clone, Copy)]
+struct At<'a> {
+    project: &'a str,
+    stage: &'a str,
+    base: &'a str,
+    path: &'a str,
 }
 
-async fn serve(
-    app: &AppState,
-    project: &str,
-    stage: &str,
-    path: &str,
-    request: Request,
-) -> Result<Response, ApiError> {
-    let table = table(app, project, stage).await?;
+async fn serve(app: &AppState, at: At<'_>, request: Request) -> Result<Response, ApiError> {
+    let (project, stage, path) = (at.project, at.stage, at.path);
+    let table = app.gateway.table(project, stage).await?;
+    if let Some(run) = path.strip_prefix(modes::STATUS_PREFIX) {
+        return run_status(app, project, stage, &table, run, request.headers()).await;
+    }
+    let headers = request.headers();
+    if cors::is_preflight(request.method(), headers) {
+        let asked = cors::requested_method(headers).and_then(|m| m.parse::<Method>().ok());
+        return Ok(match asked.map(|m| find(&table.table, m, path)) {
+            Some(Ok(Lookup::Found { route, .. })) => {
+                cors::preflight(route.target.http.cors.as_ref(), route.methods, headers)
+            }
+            _ => cors::preflight(None, weft_router::Methods::NONE, headers),
+        });
+    }
     let method: Method = request.method().as_str().parse().map_err(|_| {
         ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -196,13 +221,14 @@ async fn serve(
             "unsupported method",
         )
     })?;
-    let lookup = table
-        .table
-        .lookup(method, path)
-        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let lookup =
+        find(&table.table, method, path).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let (route, params) = match lookup {
         Lookup::Found { route, params } => (route, params),
-        Lookup::MethodNotAllowed { allow } => {
+        Lookup::MethodNotAllowed { mut allow } => {
+            if allow.contains(&Method::Get) && !allow.contains(&Method::Head) {
+                allow.push(Method::Head);
+            }
             let allow: Vec<&str> = allow.iter().map(|m| m.as_str()).collect();
             let mut response = ApiError::new(
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -221,24 +247,55 @@ async fn serve(
             )));
         }
     };
-    let published = &route.target;
-    let headers = request.headers().clone();
-    if published.route.http.auth == HttpAuth::ApiKey {
-        check_key(app, project, stage, &headers).await?;
-    }
-    if wants(&headers, header::ACCEPT, "text/event-stream")
-        || wants(&headers, HeaderName::from_static("prefer"), "respond-async")
-    {
-        return Err(ApiError::new(
-            StatusCode::NOT_IMPLEMENTED,
-            "not_implemented",
-            "streaming and async answers are not served yet; call without `Accept: text/event-stream` or `Prefer: respond-async`",
-        ));
-    }
     let params: Map<String, Value> = params
         .iter()
         .map(|(name, v)| (name.to_string(), param_value(v)))
         .collect();
+    let record = &route.target;
+    let origin_headers = record.http.cors.as_ref().map(|_| request.headers().clone());
+    let head = request.method() == HttpMethod::HEAD;
+    let mut answer = run_route(app, &at, record, params, request)
+        .await
+        .unwrap_or_else(IntoResponse::into_response);
+    if head {
+        *answer.body_mut() = axum::body::Body::empty();
+    }
+    Ok(match (&record.http.cors, origin_headers) {
+        (Some(c), Some(h)) => cors::decorate(c, &h, answer),
+        _ => answer,
+    })
+}
+
+/// `lookup`, where a HEAD request a GET route answers is that route's.
+fn find<'t>(
+    table: &'t weft_router::RouteTable<RouteRecord>,
+    method: Method,
+    path: &str,
+) -> Result<Lookup<'t, RouteRecord>, weft_router::PathError> {
+    let found = table.lookup(method, path)?;
+    if method == Method::Head
+        && !matches!(found, Lookup::Found { .. })
+        && let Ok(get @ Lookup::Found { .. }) = table.lookup(Method::Get, path)
+    {
+        return Ok(get);
+    }
+    Ok(found)
+}
+
+/// Runs the flow of `record` for `request`, in the mode it asks for.
+async fn run_route(
+    app: &AppState,
+    at: &At<'_>,
+    record: &RouteRecord,
+    params: Map<String, Value>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let (project, stage, path) = (at.project, at.stage, at.path);
+    let headers = request.headers().clone();
+    if record.http.auth == HttpAuth::ApiKey {
+        check_key(app, project, stage, &headers).await?;
+    }
+    let mode = modes::choose(&headers, &record.http, &record.trigger)?;
     let http_method: HttpMethod = request.method().clone();
     let query = query_map(request.uri().query());
     let limit = app.config.max_body_bytes;
@@ -261,21 +318,30 @@ async fn serve(
             "body": body,
         })
     };
-    let inputs = flow_inputs(&published.document, &params, &query, &body, whole);
+    let document = app.gateway.document(&app.store, project, record).await?;
+    let inputs = flow_inputs(&document, &params, &query, &body, whole);
     let started = app
         .runner
         .start(RunRequest {
             project: project.to_string(),
-            flow: published.route.flow.clone(),
-            version: Some(published.version.clone()),
-            document: published.document.clone(),
+            flow: record.flow.clone(),
+            version: Some(record.version.clone()),
+            document: Value::clone(&document),
             stage: Some(stage.to_string()),
-            trigger: "http".into(),
+            trigger: format!("http:{}", record.trigger),
             inputs,
             ..RunRequest::default()
         })
         .await?;
     let run = started.id.clone();
+    match mode {
+        TriggerMode::Async => return Ok(modes::accepted(&run, at.base)),
+        TriggerMode::Stream => {
+            let nodes = modes::wants_node_events(&headers);
+            return Ok(modes::stream(app, run, started.live, nodes));
+        }
+        TriggerMode::Sync => {}
+    }
     let outcome = started
         .done
         .await
@@ -291,7 +357,46 @@ async fn serve(
         )
             .into_response());
     }
-    Ok(respond(&published.document, &outcome))
+    Ok(respond::respond(&document, &outcome))
+}
+
+/// `GET <stage>/_weft/runs/{run}`: the status of a run the stage's routes
+/// started, as JSON or followed over SSE. The key rule of the route that
+/// started it applies (a key when that route is gone); a run of another
+/// stage, or no run, is 404 alike.
+async fn run_status(
+    app: &AppState,
+    project: &str,
+    stage: &str,
+    table: &weft_router::Cached<RouteRecord>,
+    run: &str,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
+    let missing = || ApiError::not_found(format!("no run `{run}` on stage `{stage}`"));
+    let stored = match app.store.get_run(run).await {
+        Ok(r) => r,
+        Err(crate::store::StoreError::NotFound { .. }) => return Err(missing()),
+        Err(e) => return Err(e.into()),
+    };
+    let Some(trigger) = stored.trigger.strip_prefix("http:") else {
+        return Err(missing());
+    };
+    if stored.project != project || stored.stage.as_deref() != Some(stage) {
+        return Err(missing());
+    }
+    let public = table.table.routes().iter().any(|r| {
+        r.target.flow == stored.flow
+            && r.target.trigger == trigger
+            && r.target.http.auth == HttpAuth::Public
+    });
+    if !public {
+        check_key(app, project, stage, headers).await?;
+    }
+    if request::wants(headers, header::ACCEPT, "text/event-stream") {
+        let nodes = modes::wants_node_events(headers);
+        return Ok(modes::follow_stored(app, stored.id, nodes));
+    }
+    Ok(axum::Json(modes::status_body(&stored)).into_response())
 }
 
 /// 401 without a key or with an unknown one, 403 with one of another stage.
@@ -318,157 +423,4 @@ async fn check_key(
         ))),
         KeyCheck::Unknown => Err(ApiError::unauthorized("unknown API key")),
     }
-}
-
-fn wants(headers: &HeaderMap, name: HeaderName, needle: &str) -> bool {
-    headers
-        .get_all(name)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .any(|v| v.to_ascii_lowercase().contains(needle))
-}
-
-fn param_value(v: &ParamValue) -> Value {
-    match v {
-        ParamValue::Str(s) | ParamValue::Uuid(s) => json!(s),
-        ParamValue::Int(i) => json!(i),
-    }
-}
-
-/// `?a=1&a=2&b` as `{"a": ["1", "2"], "b": [""]}` (percent-decoded).
-fn query_map(query: Option<&str>) -> Map<String, Value> {
-    let mut out = Map::new();
-    for (k, v) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
-        if let Value::Array(values) = out.entry(k.into_owned()).or_insert_with(|| json!([])) {
-            values.push(json!(v));
-        }
-    }
-    out
-}
-
-fn header_map(headers: &HeaderMap) -> Map<String, Value> {
-    let mut out = Map::new();
-    for (name, value) in headers {
-        if name == header::AUTHORIZATION || name.as_str() == "x-api-key" || name == header::COOKIE {
-            continue; // credentials never reach the flow
-        }
-        if let Ok(v) = value.to_str() {
-            out.insert(name.as_str().to_string(), json!(v));
-        }
-    }
-    out
-}
-
-/// The body by its content type: JSON (400 with the position when it does
-/// not parse), a form, text, or bytes (base64).
-fn parse_body(headers: &HeaderMap, bytes: &[u8]) -> Result<Value, ApiError> {
-    if bytes.is_empty() {
-        return Ok(Value::Null);
-    }
-    let kind = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    if kind.starts_with("application/json") || kind.contains("+json") {
-        return serde_json::from_slice(bytes).map_err(|e| {
-            ApiError::bad_request(format!(
-                "the body is not valid JSON: {e} (line {}, column {})",
-                e.line(),
-                e.column()
-            ))
-        });
-    }
-    if kind.starts_with("application/x-www-form-urlencoded") {
-        let text = String::from_utf8_lossy(bytes);
-        return Ok(Value::Object(query_map(Some(&text))));
-    }
-    match std::str::from_utf8(bytes) {
-        Ok(text) => Ok(json!(text)),
-        Err(_) => {
-            use base64::Engine as _;
-            Ok(json!({"base64": base64::engine::general_purpose::STANDARD.encode(bytes)}))
-        }
-    }
-}
-
-/// Each declared input from the path parameter of its name, else the JSON
-/// body's field, else the query's single value; `request` gets `whole`.
-fn flow_inputs(
-    document: &Value,
-    params: &Map<String, Value>,
-    query: &Map<String, Value>,
-    body: &Value,
-    whole: impl Fn() -> Value,
-) -> Map<String, Value> {
-    let mut inputs = Map::new();
-    let Some(declared) = document.get("inputs").and_then(Value::as_object) else {
-        return inputs;
-    };
-    for name in declared.keys() {
-        let value = if name == "request" {
-            Some(whole())
-        } else if let Some(v) = params.get(name) {
-            Some(v.clone())
-        } else if let Some(v) = body.get(name) {
-            Some(v.clone())
-        } else {
-            match query.get(name).and_then(Value::as_array) {
-                Some(values) if values.len() == 1 => Some(values[0].clone()),
-                Some(values) => Some(Value::Array(values.clone())),
-                None => None,
-            }
-        };
-        if let Some(v) = value {
-            inputs.insert(name.clone(), v);
-        }
-    }
-    inputs
-}
-
-/// The `http.respond` node's response when one ran, else the outputs.
-fn respond(document: &Value, outcome: &weft_runtime::RunOutcome) -> Response {
-    let responder = document
-        .get("nodes")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter(|n| {
-            n.get("type")
-                .and_then(Value::as_str)
-                .is_some_and(|t| t == "http.respond" || t.starts_with("http.respond@"))
-        })
-        .filter_map(|n| n.get("id").and_then(Value::as_str))
-        .find_map(|id| outcome.nodes.get(id)?.outputs.get("response").cloned());
-    let Some(response) = responder else {
-        return (
-            StatusCode::OK,
-            axum::Json(Value::Object(outcome.outputs.clone().into_iter().collect())),
-        )
-            .into_response();
-    };
-    let status = response
-        .get("status")
-        .and_then(Value::as_u64)
-        .and_then(|s| u16::try_from(s).ok())
-        .and_then(|s| StatusCode::from_u16(s).ok())
-        .unwrap_or(StatusCode::OK);
-    let body = response.get("body").cloned().unwrap_or(Value::Null);
-    let mut out = match &body {
-        Value::String(text) => (status, text.clone()).into_response(),
-        other => (status, axum::Json(other.clone())).into_response(),
-    };
-    if let Some(headers) = response.get("headers").and_then(Value::as_object) {
-        for (name, value) in headers {
-            // Header names and values were checked by the node; anything
-            // that is still not a valid header is dropped, never sent raw.
-            if let (Ok(n), Some(Ok(v))) = (
-                HeaderName::from_bytes(name.as_bytes()),
-                value.as_str().map(HeaderValue::from_str),
-            ) {
-                out.headers_mut().insert(n, v);
-            }
-        }
-    }
-    out
 }

@@ -125,7 +125,9 @@ pub async fn publish(
         .store
         .publish_checked(&project, &body.stage, &flow, version, route_check)
         .await?;
-    app.gateway.changed(&project, &body.stage);
+    app.gateway
+        .changed(&app.store, &project, &body.stage)
+        .await?;
     Ok(Json(live))
 }
 
@@ -166,7 +168,9 @@ pub async fn unpublish(
     caller.check(&project, Access::Write)?;
     let Json(body) = body?;
     if app.store.unpublish(&project, &body.stage, &flow).await? {
-        app.gateway.changed(&project, &body.stage);
+        app.gateway
+            .changed(&app.store, &project, &body.stage)
+            .await?;
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found(format!(

@@ -15,11 +15,17 @@ use axum::routing::{get, post, put};
 
 use super::AppState;
 
-pub fn router() -> Router<AppState> {
+/// The probes: `/healthz`, `/readyz`, `/metrics`.
+pub fn probes() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
+}
+
+/// The probes and the management API.
+pub fn router() -> Router<AppState> {
+    probes()
         .route("/v1/nodes", get(health::nodes))
         .route("/v1/projects", get(projects::list).post(projects::create))
         .route(

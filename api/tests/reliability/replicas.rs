@@ -1,0 +1,206 @@
+//! Router replicas agree within a second (issue 5 §5): a `weft serve` and
+//! two `weft router` processes share one database; a publish, a new
+//! version and an unpublish made through the first are answered by both
+//! routers within 1 s. On PostgreSQL they learn of it from `LISTEN`; on a
+//! shared SQLite file, from the version check every 250 ms; with the
+//! routes in DynamoDB (moto), from its version items every 250 ms.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::harness::{Db, Options, Server, nodes_dir, request};
+
+/// How soon every replica must answer with the new routes.
+const AGREE_WITHIN: Duration = Duration::from_secs(1);
+
+fn greeter(template: &str) -> Value {
+    json!({
+        "weft": 1,
+        "name": "greet",
+        "inputs": {"name": "string"},
+        "nodes": [{"id": "greet", "type": "text.template", "config": {"template": template}}],
+        "edges": [{"from": "input.name", "to": "greet.name"}],
+        "outputs": {"greeting": "greet.text"},
+        "triggers": [{"kind": "http", "path": "/hello", "auth": "public"}]
+    })
+}
+
+/// What `server` answers to `POST /demo/prod/hello` (the path fallback).
+async fn hello(server: &Server) -> (u16, Value) {
+    tokio::time::timeout(
+        Duration::from_secs(30),
+        request(
+            server.addr,
+            "POST",
+            "/demo/prod/hello",
+            Some(json!({"name": "Ada"})),
+        ),
+    )
+    .await
+    .expect("an answer within 30 s")
+    .unwrap_or_else(|e| panic!("POST /demo/prod/hello: {e}\n{}", server.log()))
+}
+
+/// Polls every router until each answers `want` (status and greeting);
+/// how long each took from `since`.
+async fn until_all(
+    routers: &[&Server],
+    want: (u16, Option<&str>),
+    since: Instant,
+) -> Vec<Duration> {
+    let mut took = Vec::new();
+    for router in routers {
+        loop {
+            let (status, body) = hello(router).await;
+            let greeting = body["greeting"].as_str();
+            if status == want.0 && (want.1.is_none() || greeting == want.1) {
+                took.push(since.elapsed());
+                break;
+            }
+            assert!(
+                since.elapsed() < Duration::from_secs(10),
+                "a router still answers {status} {body} 10 s later, not {want:?}:\n{}",
+                router.log()
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+    took
+}
+
+pub async fn replicas_agree_within_a_second(db: Db) {
+    agree(db, None).await;
+}
+
+/// The same with the routes in DynamoDB (a real moto server,
+/// `WEFT_TEST_MOTO_URL`): `weft serve` writes them on publish, the routers
+/// read them and check the stages' version items every 250 ms.
+pub async fn replicas_agree_through_dynamodb(db: Db) {
+    let url =
+        std::env::var("WEFT_TEST_MOTO_URL").unwrap_or_else(|_| "http://127.0.0.1:5005".into());
+    let addr = url.trim_start_matches("http://").trim_end_matches('/');
+    assert!(
+        std::net::TcpStream::connect(addr).is_ok(),
+        "no moto server at {url} (WEFT_TEST_MOTO_URL); start it with `bash tests/testbeds.sh start` \
+         and `eval \"$(bash tests/testbeds.sh env)\"`"
+    );
+    // Fresh per run: moto keeps tables while it runs.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let table = format!("weft-routes-{nanos}");
+    let extra = [
+        "--route-store",
+        "dynamodb",
+        "--dynamodb-endpoint",
+        &url,
+        "--dynamodb-table",
+        &table,
+        "--aws-region",
+        "us-east-1",
+    ];
+    agree(db, Some(extra.iter().map(Into::into).collect())).await;
+}
+
+async fn agree(db: Db, extra: Option<Vec<std::ffi::OsString>>) {
+    let nodes = nodes_dir();
+    let mut opts = Options::new(&db, nodes.path());
+    if let Some(extra) = extra {
+        opts.extra = extra;
+        opts.env = vec![
+            ("AWS_ACCESS_KEY_ID".into(), "weft-test".into()),
+            ("AWS_SECRET_ACCESS_KEY".into(), "weft-test".into()),
+        ];
+    }
+    let serve = Server::start(&opts).await;
+    let router = Options {
+        command: "router",
+        ..opts.clone()
+    };
+    let (a, b) = tokio::join!(Server::start(&router), Server::start(&router));
+    // A router serves no management API.
+    let (status, body) = a.call("GET", "/v1/projects", None).await;
+    assert_eq!(status, 404, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("weft router"),
+        "{body}"
+    );
+    let (status, _) = a.call("GET", "/healthz", None).await;
+    assert_eq!(status, 200);
+
+    serve
+        .ok("POST", "/v1/projects", Some(json!({"slug": "demo"})), 201)
+        .await;
+    serve
+        .ok(
+            "PUT",
+            "/v1/projects/demo/flows/greet",
+            Some(greeter("v1 {{ name }}")),
+            201,
+        )
+        .await;
+    // Before anything is published the routers know no stage `prod`; they
+    // hold no table then, so this checks the first build, not a change.
+    assert_eq!(hello(&a).await.0, 404);
+    let publish = json!({"stage": "prod"});
+    serve
+        .ok(
+            "POST",
+            "/v1/projects/demo/flows/greet/publish",
+            Some(publish.clone()),
+            200,
+        )
+        .await;
+    until_all(&[&a, &b], (200, Some("v1 Ada")), Instant::now()).await;
+
+    // A new version: both routers hold the old table, and must drop it.
+    serve
+        .ok(
+            "PUT",
+            "/v1/projects/demo/flows/greet",
+            Some(greeter("v2 {{ name }}")),
+            201,
+        )
+        .await;
+    serve
+        .ok(
+            "POST",
+            "/v1/projects/demo/flows/greet/publish",
+            Some(publish),
+            200,
+        )
+        .await;
+    let since = Instant::now();
+    let took = until_all(&[&a, &b], (200, Some("v2 Ada")), since).await;
+    eprintln!("a new version reached both routers in {took:?}");
+    for t in &took {
+        assert!(
+            *t <= AGREE_WITHIN,
+            "a router took {t:?} to see the new version"
+        );
+    }
+
+    // Unpublished: both answer 404.
+    serve
+        .ok(
+            "POST",
+            "/v1/projects/demo/flows/greet/unpublish",
+            Some(json!({"stage": "prod"})),
+            204,
+        )
+        .await;
+    let since = Instant::now();
+    let took = until_all(&[&a, &b], (404, None), since).await;
+    eprintln!("an unpublish reached both routers in {took:?}");
+    for t in &took {
+        assert!(
+            *t <= AGREE_WITHIN,
+            "a router took {t:?} to see the unpublish"
+        );
+    }
+}
