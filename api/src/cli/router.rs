@@ -5,8 +5,8 @@
 //! the probes, and nothing of the management API or the editor. Its route
 //! tables follow publishes made anywhere: PostgreSQL notifies it, and it
 //! re-checks the versions of the stages it holds (see the gateway's
-//! `tables` module). It does not mark interrupted runs at start-up: that is
-//! `weft serve`'s, which owns the store.
+//! `tables` module). Like `weft serve`, it fails the runs of processes that
+//! stopped, and no other's (`weft::store::instances`).
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -35,10 +35,12 @@ pub struct RouterArgs {
 pub async fn run(args: RouterArgs) -> anyhow::Result<ExitCode> {
     init_logging();
     let store = args.server.store().await?;
+    let instance = args.server.instance(&store).await?;
     let engine = engine(&args.server.nodes).await?;
     let state = AppState::try_new(engine, store, args.server.config())
         .context("--base-domain")?
         .router_only();
     let state = args.server.with_routes(state).await?;
+    state.runner.set_instance(instance);
     listen_and_serve(state, args.listen).await
 }

@@ -1,7 +1,8 @@
 //! `weft serve`: the management API and the editor websocket.
 //!
-//! Opens (and migrates) the database, marks runs a previous process left
-//! `running` as `failed: interrupted`, makes sure an admin token exists
+//! Opens (and migrates) the database, registers this process and marks the
+//! runs stopped processes left `running` as `failed: interrupted` (never
+//! those of live replicas), makes sure an admin token exists
 //! (printing a generated one once), then serves until SIGINT/SIGTERM, when
 //! it stops taking runs, lets running ones finish for up to `--drain-secs`
 //! and cancels the rest.
@@ -9,13 +10,14 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
 use weft::server::auth::{AdminToken, bootstrap_admin};
 use weft::server::{AppState, ServerConfig, serve};
-use weft::store::{RetentionPolicy, SecretKey, Store, default_database_url};
+use weft::store::{Instance, RetentionPolicy, SecretKey, Store, default_database_url};
 
 use super::common::{NodeOptions, engine};
 
@@ -137,6 +139,23 @@ impl ServerArgs {
             .with_secret_key(key))
     }
 
+    /// Registers this process as a runner of flows and fails the runs
+    /// that stopped processes left `running` (every few seconds from then
+    /// on too, in `serve`).
+    pub async fn instance(&self, store: &Store) -> anyhow::Result<Arc<Instance>> {
+        let instance = Arc::new(
+            store
+                .register_instance()
+                .await
+                .context("cannot register this process with the database")?,
+        );
+        store
+            .recover_orphans(&instance)
+            .await
+            .context("cannot recover the runs of stopped processes")?;
+        Ok(instance)
+    }
+
     /// `state` reading routes from `--route-store`.
     pub async fn with_routes(&self, state: AppState) -> anyhow::Result<AppState> {
         if self.route_store == RouteStoreKind::Sql {
@@ -155,7 +174,7 @@ impl ServerArgs {
             )
         })?;
         tracing::info!(table = %self.dynamodb_table, "routes from DynamoDB");
-        Ok(state.with_route_store(std::sync::Arc::new(routes))?)
+        Ok(state.with_route_store(Arc::new(routes))?)
     }
 
     /// The settings these arguments give.
@@ -175,13 +194,7 @@ impl ServerArgs {
 pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     init_logging();
     let store = args.server.store().await?;
-    let interrupted = store.mark_interrupted().await?;
-    if !interrupted.is_empty() {
-        tracing::warn!(
-            runs = interrupted.len(),
-            "runs left running by a previous process marked failed: interrupted"
-        );
-    }
+    let instance = args.server.instance(&store).await?;
     let admin = std::env::var("WEFT_ADMIN_TOKEN").ok();
     match bootstrap_admin(&store, admin.as_deref())
         .await
@@ -206,6 +219,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     };
     let mut state = AppState::try_new(engine, store, config).context("--base-domain")?;
     state = args.server.with_routes(state).await?;
+    state.runner.set_instance(instance);
     state.editor_background = true;
     listen_and_serve(state, args.listen).await
 }

@@ -231,6 +231,25 @@ pub async fn serve(
             }
         });
     }
+    // Runs left `running` by processes that stopped (replicas that crashed).
+    if let Some(instance) = state.runner.instance() {
+        let (store, stop) = (state.store.clone(), state.closing.clone());
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(crate::store::instances::SWEEP);
+            loop {
+                tokio::select! {
+                    _ = every.tick() => {}
+                    () = stop.cancelled() => break,
+                }
+                if let Err(e) = instance.keep().await {
+                    tracing::warn!(error = %e, "keeping this process's instance lock");
+                }
+                if let Err(e) = store.recover_orphans(&instance).await {
+                    tracing::warn!(error = %e, "recovering runs of stopped processes");
+                }
+            }
+        });
+    }
     // Route tables changed by other processes (replicas sharing the store).
     tokio::spawn(gateway::tables::watch(
         state.gateway.clone(),

@@ -44,7 +44,8 @@ use super::error::ApiError;
 use super::hub::{Hub, LiveRun};
 use super::metrics::Metrics;
 use crate::store::{
-    NewRun, NodeRecord, NodeStatus, RetentionPolicy, RunFinish, Store, StoreError, content_hash,
+    Instance, NewRun, NodeRecord, NodeStatus, RetentionPolicy, RunFinish, Store, StoreError,
+    content_hash,
 };
 
 /// Events appended per store call at most.
@@ -105,6 +106,9 @@ struct Inner {
     give_up: CancellationToken,
     preview_limit: usize,
     retention: RetentionPolicy,
+    /// This process, recorded on every run it starts (see
+    /// [`crate::store::instances`]).
+    instance: std::sync::OnceLock<Arc<Instance>>,
 }
 
 /// Plans kept compiled, at most.
@@ -133,8 +137,19 @@ impl Runner {
                 give_up: CancellationToken::new(),
                 preview_limit,
                 retention,
+                instance: std::sync::OnceLock::new(),
             }),
         }
+    }
+
+    /// Records `instance` on the runs started from now on (once).
+    pub fn set_instance(&self, instance: Arc<Instance>) {
+        let _ = self.inner.instance.set(instance);
+    }
+
+    /// This process's instance, once set.
+    pub fn instance(&self) -> Option<Arc<Instance>> {
+        self.inner.instance.get().cloned()
     }
 
     /// Spawns a run's task on the runs' runtime.
@@ -225,6 +240,7 @@ impl Runner {
                 stage: request.stage.clone(),
                 trigger: request.trigger.clone(),
                 inputs: Value::Object(request.inputs.clone()),
+                instance: self.inner.instance.get().map(|i| i.id()),
             })
             .await?;
         let live = self.inner.hub.begin(&id, &request.project, &request.flow);

@@ -28,6 +28,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "api keys",
         include_str!("../../migrations/sqlite/0003_api_keys.sql"),
     ),
+    (
+        4,
+        "run instances",
+        include_str!("../../migrations/sqlite/0004_run_instances.sql"),
+    ),
 ];
 
 const POSTGRES: &[(i64, &str, &str)] = &[
@@ -45,6 +50,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         3,
         "api keys",
         include_str!("../../migrations/postgres/0003_api_keys.sql"),
+    ),
+    (
+        4,
+        "run instances",
+        include_str!("../../migrations/postgres/0004_run_instances.sql"),
     ),
 ];
 

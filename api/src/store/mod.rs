@@ -35,7 +35,8 @@
 //! - Runs ([`runs`]): `create_run(NewRun)`, `finish_run(id, RunFinish)`,
 //!   `get_run`, `run_document` (a draft's flow), `list_runs(RunFilter)`,
 //!   `upsert_node_record`, `list_node_records`, `get_node_output`,
-//!   `mark_interrupted()` (startup recovery).
+//!   `recover_orphans(&instance)` (runs of stopped processes, in
+//!   [`instances`]).
 //! - Run events ([`events`]): `append_events(run, &[RunEvent])`,
 //!   `events_after(run, after_seq, limit)`, `last_event_seq(run)`.
 //! - Retention ([`retention`]): `prune(project, flow, &RetentionPolicy)`,
@@ -59,6 +60,7 @@ pub mod api_keys;
 pub mod error;
 pub mod events;
 pub mod flows;
+pub mod instances;
 pub mod migrations;
 pub mod projects;
 pub mod retention;
@@ -82,6 +84,7 @@ pub use api_keys::{ApiKeyInfo, KeyCheck};
 pub use error::StoreError;
 pub use events::EVENTS_PAGE_MAX;
 pub use flows::{FlowInfo, FlowVersion, VersionSummary, canonical_json, content_hash};
+pub use instances::Instance;
 pub use projects::Project;
 pub use retention::RetentionPolicy;
 pub use routes::{LiveDocument, ROUTES_CHANNEL, StageDocuments, parse_notification};

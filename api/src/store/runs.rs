@@ -114,6 +114,9 @@ pub struct NewRun {
     /// What started it: `api`, `editor`, `http`, ...
     pub trigger: String,
     pub inputs: Value,
+    /// The process running it ([`super::Instance::id`]); `None` for a run
+    /// no process will finish unless told (tests, tools).
+    pub instance: Option<i64>,
 }
 
 /// How a run ended, for [`Store::finish_run`].
@@ -298,8 +301,8 @@ impl Store {
         let now = now_ms();
         sqlx::query(
             "INSERT INTO weft_runs (id, project_id, flow, version_id, version_number, document, \
-             stage, run_trigger, status, inputs, started_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'running', $9, $10)",
+             stage, run_trigger, status, inputs, started_at, instance) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'running', $9, $10, $11)",
         )
         .bind(&new.id)
         .bind(pid)
@@ -311,6 +314,7 @@ impl Store {
         .bind(&new.trigger)
         .bind(json_text(&new.inputs))
         .bind(now)
+        .bind(new.instance)
         .execute(&mut *tx)
         .await
         .map_err(|e| {
@@ -493,43 +497,5 @@ impl Store {
             Some(Value::Object(mut map)) => map.remove(port).ok_or_else(missing),
             _ => Err(missing()),
         }
-    }
-
-    /// Fails every run still `running` (and its running node records)
-    /// with the `interrupted` error, in one transaction; returns their ids.
-    /// Called at startup, before any new run starts.
-    pub async fn mark_interrupted(&self) -> Result<Vec<String>> {
-        let context = "marking interrupted runs";
-        let mut tx = self.begin(context).await?;
-        let ids: Vec<String> =
-            sqlx::query_scalar("SELECT id FROM weft_runs WHERE status = 'running' ORDER BY n")
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(db(context))?;
-        if ids.is_empty() {
-            tx.rollback().await.map_err(db(context))?;
-            return Ok(ids);
-        }
-        let error = json_text(&interrupted_error());
-        let now = now_ms();
-        sqlx::query(
-            "UPDATE weft_run_nodes SET status = 'failed', error = $1 WHERE status = 'running' \
-             AND run_id IN (SELECT id FROM weft_runs WHERE status = 'running')",
-        )
-        .bind(&error)
-        .execute(&mut *tx)
-        .await
-        .map_err(db(context))?;
-        sqlx::query(
-            "UPDATE weft_runs SET status = 'failed', error = $1, finished_at = $2, \
-             duration_ms = $2 - started_at WHERE status = 'running'",
-        )
-        .bind(&error)
-        .bind(now)
-        .execute(&mut *tx)
-        .await
-        .map_err(db(context))?;
-        tx.commit().await.map_err(db(context))?;
-        Ok(ids)
     }
 }

@@ -10,7 +10,9 @@
 //!   `cancelled` and the process exits promptly; new runs during the drain
 //!   get 503; editor websockets are closed with 1001.
 //! - Router replicas (`weft router`) sharing the database with `weft
-//!   serve` see a publish, a new version and an unpublish within 1 s.
+//!   serve` see a publish, a new version and an unpublish within 1 s; a
+//!   restart of `weft serve` leaves a router's runs alone, and a dead
+//!   router's runs are failed `interrupted` by the survivor.
 //! - PostgreSQL going away (a TCP proxy in the test is cut): REST calls and
 //!   `/readyz` answer 503 `unavailable`, and the server recovers when the
 //!   proxy is restored.
@@ -105,4 +107,14 @@ async fn replicas_agree_within_a_second_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replicas_agree_through_dynamodb() {
     with_db(Backend::Postgres, replicas::replicas_agree_through_dynamodb).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_runs_its_own_runs_postgres() {
+    with_db(Backend::Postgres, replicas::a_replica_runs_its_own_runs).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_runs_its_own_runs_sqlite() {
+    with_db(Backend::Sqlite, replicas::a_replica_runs_its_own_runs).await;
 }

@@ -204,3 +204,86 @@ async fn agree(db: Db, extra: Option<Vec<std::ffi::OsString>>) {
         );
     }
 }
+
+/// A replica's runs are its own: `weft serve` restarting leaves a run a
+/// router is running alone, and when the router dies, `weft serve` fails
+/// that run as `interrupted` within a few seconds (its sweep), without a
+/// restart.
+pub async fn a_replica_runs_its_own_runs(db: Db) {
+    let nodes = nodes_dir();
+    let opts = Options::new(&db, nodes.path());
+    let serve = Server::start(&opts).await;
+    let router = Server::start(&Options {
+        command: "router",
+        ..opts.clone()
+    })
+    .await;
+    serve
+        .ok("POST", "/v1/projects", Some(json!({"slug": "demo"})), 201)
+        .await;
+    let slow = json!({
+        "weft": 1, "name": "slow",
+        "nodes": [{"id": "nap", "type": "test.sleep", "config": {"ms": 600_000}}],
+        "outputs": {"slept": "nap.slept"},
+        "triggers": [{"kind": "http", "path": "/slow", "auth": "public"}]
+    });
+    serve
+        .ok("PUT", "/v1/projects/demo/flows/slow", Some(slow), 201)
+        .await;
+    serve
+        .ok(
+            "POST",
+            "/v1/projects/demo/flows/slow/publish",
+            Some(json!({"stage": "prod"})),
+            200,
+        )
+        .await;
+    // A run on the router (its caller waits; nobody reads the answer).
+    let addr = router.addr;
+    tokio::spawn(async move { request(addr, "POST", "/demo/prod/slow", None).await });
+    let run = wait_for_run(&serve, "running").await;
+
+    // `weft serve` restarts: the router's run goes on.
+    serve.sigkill();
+    let serve = Server::start(&opts).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let now = serve.run(&run).await;
+    assert_eq!(now["run"]["status"], "running", "{now}");
+
+    // The router dies: `weft serve` fails its run without restarting.
+    let since = Instant::now();
+    router.sigkill();
+    loop {
+        let now = serve.run(&run).await;
+        if now["run"]["status"] != "running" {
+            assert_eq!(now["run"]["status"], "failed", "{now}");
+            assert_eq!(now["run"]["error"]["code"], "interrupted", "{now}");
+            break;
+        }
+        assert!(
+            since.elapsed() < Duration::from_secs(20),
+            "the dead router's run is still running after 20 s:\n{}",
+            serve.log()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    eprintln!("a dead router's run was failed after {:?}", since.elapsed());
+}
+
+/// The id of the first run of project `demo` with this status.
+async fn wait_for_run(server: &Server, status: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let list = server.ok("GET", "/v1/projects/demo/runs", None, 200).await;
+        if let Some(run) = list["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["status"] == status)
+        {
+            return run["id"].as_str().unwrap().to_string();
+        }
+        assert!(Instant::now() < deadline, "no {status} run: {list}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

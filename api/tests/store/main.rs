@@ -114,7 +114,7 @@ both!(
     flows::routes_version_follows_publishes,
     runs::run_lifecycle_and_node_records,
     runs::events_append_and_replay,
-    runs::mark_interrupted_after_a_restart,
+    runs::runs_of_stopped_processes_are_interrupted,
     runs::retention_by_count_and_age,
     security::secrets_are_encrypted_at_rest,
     security::tokens_are_hashed,
@@ -143,6 +143,7 @@ pub fn draft_run(id: &str, project: &str, flow: &str) -> NewRun {
         stage: None,
         trigger: "editor".into(),
         inputs: json!({"name": "Ada"}),
+        instance: None,
     }
 }
 

@@ -22,6 +22,7 @@ pub async fn run_lifecycle_and_node_records(db: Db) {
             stage: Some("prod".into()),
             trigger: "api".into(),
             inputs: json!({"name": "Ada"}),
+            instance: None,
         })
         .await
         .unwrap();
@@ -225,17 +226,34 @@ pub async fn events_append_and_replay(db: Db) {
     assert_eq!(s.last_event_seq("r").await.unwrap(), 11);
 }
 
-pub async fn mark_interrupted_after_a_restart(db: Db) {
+/// Runs left `running` by a process that stopped are failed as
+/// `interrupted` by another, and only those: a live process's runs, and
+/// the finished ones, are left alone.
+pub async fn runs_of_stopped_processes_are_interrupted(db: Db) {
     let s = &db.store;
     s.create_project("p", None).await.unwrap();
-    for id in ["a", "b", "c"] {
-        s.create_run(draft_run(id, "p", "f")).await.unwrap();
+    let (a, b) = (
+        s.register_instance().await.unwrap(),
+        s.register_instance().await.unwrap(),
+    );
+    assert_ne!(a.id(), b.id());
+    let run = |id: &str, instance: Option<i64>| NewRun {
+        instance,
+        ..draft_run(id, "p", "f")
+    };
+    for (id, instance) in [
+        ("a1", Some(a.id())),
+        ("a2", Some(a.id())),
+        ("b1", Some(b.id())),
+        ("old", None),
+    ] {
+        s.create_run(run(id, instance)).await.unwrap();
     }
-    s.finish_run("b", finished(RunStatus::Succeeded))
+    s.finish_run("a2", finished(RunStatus::Succeeded))
         .await
         .unwrap();
     s.upsert_node_record(
-        "a",
+        "a1",
         &NodeRecord {
             node: "n".into(),
             status: NodeStatus::Running,
@@ -249,12 +267,22 @@ pub async fn mark_interrupted_after_a_restart(db: Db) {
     )
     .await
     .unwrap();
-    s.close().await;
-
-    // The server restarts.
-    let s = db.reopen().await;
-    assert_eq!(s.mark_interrupted().await.unwrap(), ["a", "c"]);
-    for id in ["a", "c"] {
+    // Both processes live: only the run from before instances goes.
+    assert_eq!(s.recover_orphans(&b).await.unwrap(), ["old"]);
+    assert_eq!(s.recover_orphans(&a).await.unwrap(), Vec::<String>::new());
+    // Process `a` stops (its lock goes with it; PostgreSQL notices the
+    // closed connection within moments).
+    drop(a);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let recovered = loop {
+        let got = s.recover_orphans(&b).await.unwrap();
+        if !got.is_empty() || std::time::Instant::now() > deadline {
+            break got;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert_eq!(recovered, ["a1"]);
+    for id in ["a1", "old"] {
         let run = s.get_run(id).await.unwrap();
         assert_eq!(run.status, RunStatus::Failed);
         assert_eq!(
@@ -266,10 +294,13 @@ pub async fn mark_interrupted_after_a_restart(db: Db) {
         );
         assert!(run.finished_at.is_some() && run.duration_ms.is_some());
     }
-    assert_eq!(s.get_run("b").await.unwrap().status, RunStatus::Succeeded);
-    let nodes = s.list_node_records("a").await.unwrap();
+    assert_eq!(s.get_run("a2").await.unwrap().status, RunStatus::Succeeded);
+    assert_eq!(s.get_run("b1").await.unwrap().status, RunStatus::Running);
+    let nodes = s.list_node_records("a1").await.unwrap();
     assert_eq!(nodes[0].status, NodeStatus::Failed);
-    assert!(s.mark_interrupted().await.unwrap().is_empty());
+    // A new process after a restart: `b` still lives, so nothing more.
+    let c = s.register_instance().await.unwrap();
+    assert!(s.recover_orphans(&c).await.unwrap().is_empty());
 }
 
 pub async fn retention_by_count_and_age(db: Db) {
