@@ -50,6 +50,8 @@ use crate::store::{
 
 /// Events appended per store call at most.
 const WRITE_BATCH: usize = 256;
+/// How long a run's events may wait to be stored while it runs.
+const FLUSH_AFTER: Duration = Duration::from_millis(20);
 /// The longest pause between two tries of a write the database refused.
 const RETRY_MAX: Duration = Duration::from_secs(2);
 /// How long, after the drain deadline has passed and the remaining runs are
@@ -276,21 +278,17 @@ impl Runner {
             let outcome = inner.engine.run(plan, request.inputs, opts).await;
             // The sink (and its sender) is gone with the run: the writer
             // drains what is left and stops.
-            let (events, mut stored) = writer.await.unwrap_or_default();
+            let Written {
+                all: events,
+                stored,
+                pending,
+            } = writer.await.unwrap_or_default();
             let records = node_records(&events, &outcome.nodes);
             inner
                 .metrics
                 .run_finished(&outcome, &records, started.elapsed());
             let store = &inner.store;
             let give_up = &inner.give_up;
-            for record in &records {
-                stored = stored
-                    && persist(give_up, &run_id, "a node record", |_| {
-                        store.upsert_node_record(&run_id, record)
-                    })
-                    .await
-                    .is_some();
-            }
             let finish = RunFinish {
                 status: outcome.status.into(),
                 outputs: Some(Value::Object(outcome.outputs.clone().into_iter().collect())),
@@ -301,13 +299,18 @@ impl Runner {
                 finished_at: crate::store::now_ms(),
                 duration_ms: outcome.duration.as_secs_f64() * 1000.0,
             };
-            // Finished only with every event and record stored; otherwise
-            // it stays `running` until the next start marks it interrupted.
+            // The last events, the node records and the end in one
+            // transaction; only with every earlier event stored, otherwise
+            // it stays `running` until a sweep marks it interrupted.
             if stored {
                 persist(give_up, &run_id, "the end of the run", |attempt| {
                     let (store, run_id, finish) = (store, &run_id, finish.clone());
+                    let (pending, records) = (&pending, &records);
                     async move {
-                        match store.finish_run(run_id, finish).await {
+                        match store
+                            .finish_run_with(run_id, pending, records, finish)
+                            .await
+                        {
                             // An earlier try was committed, its answer lost.
                             Err(StoreError::Conflict { .. }) if attempt > 1 => Ok(()),
                             other => other,
@@ -316,8 +319,8 @@ impl Runner {
                 })
                 .await;
             } else {
-                tracing::error!(run = %run_id, "the run's events or node records are not all stored: \
-                    it stays running until the next start marks it interrupted");
+                tracing::error!(run = %run_id, "the run's events are not all stored: \
+                    it stays running until a sweep marks it interrupted");
             }
             if let Ok(mut cancels) = inner.cancels.lock() {
                 cancels.remove(&run_id);
@@ -429,39 +432,60 @@ impl EventSink for ServerSink {
     }
 }
 
-/// Appends a run's events to the store in batches; returns them all (for
-/// the node records) and whether every one was stored. Once a batch cannot
-/// be stored, later ones are not written either: the stored events stay a
-/// gap-free prefix.
+/// What the writer hands back when the run is over: every event, whether
+/// all it wrote was stored, and the events it left for the run's last
+/// transaction.
+#[derive(Default)]
+struct Written {
+    all: Vec<Arc<RunEvent>>,
+    stored: bool,
+    pending: Vec<RunEvent>,
+}
+
+/// Stores a run's events while it runs: a batch at most every
+/// [`FLUSH_AFTER`] (or [`WRITE_BATCH`] events), so that a long run's
+/// events are in the database moments after they happen, while a short
+/// run's all wait for its last transaction ([`Store::finish_run_with`]):
+/// one write for the whole run instead of one per burst of events.
 async fn write_events(
     store: Store,
     run: String,
     mut rx: mpsc::UnboundedReceiver<Arc<RunEvent>>,
     give_up: CancellationToken,
-) -> (Vec<Arc<RunEvent>>, bool) {
-    let mut all = Vec::new();
-    let mut stored = true;
+) -> Written {
+    let mut out = Written {
+        stored: true,
+        ..Written::default()
+    };
     let mut batch: Vec<RunEvent> = Vec::with_capacity(WRITE_BATCH);
     while let Some(first) = rx.recv().await {
-        batch.clear();
         batch.push((*first).clone());
-        all.push(first);
+        out.all.push(first);
+        let flush_at = tokio::time::Instant::now() + FLUSH_AFTER;
+        let mut closed = false;
         while batch.len() < WRITE_BATCH {
-            match rx.try_recv() {
-                Ok(e) => {
+            match tokio::time::timeout_at(flush_at, rx.recv()).await {
+                Ok(Some(e)) => {
                     batch.push((*e).clone());
-                    all.push(e);
+                    out.all.push(e);
+                }
+                Ok(None) => {
+                    closed = true;
+                    break;
                 }
                 Err(_) => break,
             }
         }
-        if stored {
-            let batch = &batch;
-            stored = persist(&give_up, &run, "run events", |attempt| {
+        if closed {
+            break;
+        }
+        if out.stored {
+            let events = &batch;
+            out.stored = persist(&give_up, &run, "run events", |attempt| {
                 let store = &store;
                 let run = &run;
                 async move {
-                    match store.append_events(run, batch).await {
+                    match store.append_events(run, events).await {
                         // An earlier try was committed, its answer lost.
                         Err(StoreError::Conflict { .. }) if attempt > 1 => Ok(()),
                         other => other,
@@ -471,8 +495,10 @@ async fn write_events(
             .await
             .is_some();
         }
+        batch.clear();
     }
-    (all, stored)
+    out.pending = batch;
+    out
 }
 
 /// Runs the store call `op` (given the try number, from 1), retrying while

@@ -114,6 +114,7 @@ impl Store {
         let id = format!("key_{}", hex::encode(random_bytes::<8>()?));
         let context = format!("storing API key `{name}` of `{project}`");
         let pid = project_id(&self.pool, project).await?;
+        let _turn = self.write_turn().await;
         sqlx::query(
             "INSERT INTO weft_api_keys (id, project_id, name, key_hash, stages, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6)",
@@ -153,6 +154,7 @@ impl Store {
     /// Revokes (deletes) key `id` of `project`.
     pub async fn revoke_api_key(&self, project: &str, id: &str) -> Result<()> {
         let pid = project_id(&self.pool, project).await?;
+        let _turn = self.write_turn().await;
         let done = sqlx::query("DELETE FROM weft_api_keys WHERE project_id = $1 AND id = $2")
             .bind(pid)
             .bind(id)

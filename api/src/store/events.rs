@@ -41,34 +41,7 @@ impl Store {
         }
         let context = format!("appending events to run `{run_id}`");
         let mut tx = self.begin(&context).await?;
-        for event in events {
-            let body = serde_json::to_string(event).map_err(|e| {
-                StoreError::invalid(format!("event {} does not serialize: {e}", event.seq))
-            })?;
-            sqlx::query(
-                "INSERT INTO weft_run_events (run_id, seq, event_type, ts_ms, body) \
-                 VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(run_id)
-            .bind(to_i64(event.seq)?)
-            .bind(event.body.kind())
-            .bind(to_i64(event.ts_ms)?)
-            .bind(body)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| {
-                if is_unique_violation(&e) {
-                    StoreError::conflict(format!(
-                        "event {} of run `{run_id}` is already stored",
-                        event.seq
-                    ))
-                } else if is_fk_violation(&e) {
-                    StoreError::not_found(format!("run `{run_id}`"))
-                } else {
-                    db(&context)(e)
-                }
-            })?;
-        }
+        insert_events(&mut tx, run_id, events, &context).await?;
         tx.commit().await.map_err(db(&context))
     }
 
@@ -109,6 +82,67 @@ impl Store {
         Ok(seq.and_then(|s| u64::try_from(s).ok()).unwrap_or(0))
     }
 }
+
+/// Inserts `events` of run `run_id` on `conn` (in the caller's
+/// transaction).
+pub(super) async fn insert_events(
+    conn: &mut sqlx::AnyConnection,
+    run_id: &str,
+    events: &[RunEvent],
+    context: &str,
+) -> Result<()> {
+    // One statement per chunk of rows, not per event: each statement is a
+    // round trip to the database (or to SQLite's worker thread).
+    for chunk in events.chunks(INSERT_ROWS) {
+        let mut sql = String::from(
+            "INSERT INTO weft_run_events (run_id, seq, event_type, ts_ms, body) VALUES ",
+        );
+        for i in 0..chunk.len() {
+            let n = 5 * i;
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!(
+                "(${}, ${}, ${}, ${}, ${})",
+                n + 1,
+                n + 2,
+                n + 3,
+                n + 4,
+                n + 5
+            ));
+        }
+        // Only placeholders are spliced in; the values are bound.
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for event in chunk {
+            let body = serde_json::to_string(event).map_err(|e| {
+                StoreError::invalid(format!("event {} does not serialize: {e}", event.seq))
+            })?;
+            query = query
+                .bind(run_id)
+                .bind(to_i64(event.seq)?)
+                .bind(event.body.kind())
+                .bind(to_i64(event.ts_ms)?)
+                .bind(body);
+        }
+        query.execute(&mut *conn).await.map_err(|e| {
+            if is_unique_violation(&e) {
+                let (first, last) = (chunk[0].seq, chunk[chunk.len() - 1].seq);
+                StoreError::conflict(format!(
+                    "events {first}..={last} of run `{run_id}` are (some of them) already stored"
+                ))
+            } else if is_fk_violation(&e) {
+                StoreError::not_found(format!("run `{run_id}`"))
+            } else {
+                db(context)(e)
+            }
+        })?;
+    }
+    Ok(())
+}
+
+/// Rows per multi-row INSERT (5 values each: well within SQLite's and
+/// PostgreSQL's limits on bound parameters).
+const INSERT_ROWS: usize = 100;
 
 fn to_i64(n: u64) -> Result<i64> {
     i64::try_from(n).map_err(|_| StoreError::invalid(format!("{n} is too large to store")))

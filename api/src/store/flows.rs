@@ -173,14 +173,14 @@ where
 }
 
 /// How [`Store::get_version`] names a version.
-enum Selector<'a> {
+pub(crate) enum Selector<'a> {
     Latest,
     Number(i64),
     Id(&'a str),
 }
 
 impl<'a> Selector<'a> {
-    fn parse(text: &'a str) -> Selector<'a> {
+    pub(crate) fn parse(text: &'a str) -> Selector<'a> {
         if text == "latest" {
             Selector::Latest
         } else if let Ok(n) = text.parse::<i64>() {

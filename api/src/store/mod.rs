@@ -147,6 +147,41 @@ pub struct Store {
     /// How [`Store::probe`] connects, outside the pool.
     probe: Arc<ProbeUrl>,
     pub(crate) secret_key: Option<Arc<SecretKey>>,
+    /// SQLite allows one writer at a time: this process's writers take
+    /// turns here, waking each other, instead of polling SQLite's lock
+    /// from its busy handler (which sleeps a millisecond and more per try).
+    writer: Arc<tokio::sync::Mutex<()>>,
+}
+
+/// A write transaction ([`Store::begin`]); on SQLite it holds the store's
+/// write turn until it ends. Derefs to the connection, like a
+/// [`Transaction`].
+pub(crate) struct WriteTx {
+    tx: Transaction<'static, Any>,
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl std::ops::Deref for WriteTx {
+    type Target = sqlx::AnyConnection;
+    fn deref(&self) -> &sqlx::AnyConnection {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut sqlx::AnyConnection {
+        &mut self.tx
+    }
+}
+
+impl WriteTx {
+    pub(crate) async fn commit(self) -> std::result::Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+
+    pub(crate) async fn rollback(self) -> std::result::Result<(), sqlx::Error> {
+        self.tx.rollback().await
+    }
 }
 
 impl Store {
@@ -263,6 +298,7 @@ impl Store {
             name: name.into(),
             probe: Arc::new(probe),
             secret_key: None,
+            writer: Arc::new(tokio::sync::Mutex::new(())),
         })
     }
 
@@ -319,15 +355,27 @@ impl Store {
     }
 
     /// Starts a write transaction (`BEGIN IMMEDIATE` on SQLite).
-    pub(crate) async fn begin(&self, context: &str) -> Result<Transaction<'static, Any>> {
+    pub(crate) async fn begin(&self, context: &str) -> Result<WriteTx> {
+        let turn = self.write_turn().await;
         let statement = match self.backend {
             Backend::Sqlite => "BEGIN IMMEDIATE",
             Backend::Postgres => "BEGIN",
         };
-        self.pool
+        let tx = self
+            .pool
             .begin_with(statement)
             .await
-            .map_err(error::db(context))
+            .map_err(error::db(context))?;
+        Ok(WriteTx { tx, _turn: turn })
+    }
+
+    /// This process's turn to write (SQLite; `None` on PostgreSQL, which
+    /// takes concurrent writers). Held by a single-statement write too.
+    pub(crate) async fn write_turn(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        match self.backend {
+            Backend::Sqlite => Some(self.writer.clone().lock_owned().await),
+            Backend::Postgres => None,
+        }
     }
 }
 

@@ -40,6 +40,7 @@ impl Store {
         validate_slug("project slug", slug)?;
         let name = check_name(name.unwrap_or(slug))?;
         let now = now_ms();
+        let _turn = self.write_turn().await;
         sqlx::query(
             "INSERT INTO weft_projects (slug, name, created_at, updated_at) \
              VALUES ($1, $2, $3, $3)",

@@ -10,7 +10,7 @@
 //! missed a notification.
 
 use serde_json::Value;
-use sqlx::{Any, Row};
+use sqlx::Row;
 use weft_editor_protocol::flow::FlowDocument;
 use weft_router::{RouteRecord, RouteStore, RouteStoreError, StageKey, StageRoutes, StoreFuture};
 
@@ -50,7 +50,7 @@ pub fn parse_notification(payload: &str) -> Option<(&str, &str, i64)> {
 /// change, delivered when the transaction commits). Returns the new
 /// version.
 pub(super) async fn routes_changed(
-    tx: &mut sqlx::Transaction<'static, Any>,
+    tx: &mut super::WriteTx,
     backend: Backend,
     sid: i64,
     project: &str,

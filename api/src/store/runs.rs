@@ -18,7 +18,9 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::error::{db, is_fk_violation, is_unique_violation};
-use super::flows::{find_version, flow_pk, validate_flow_name};
+use super::flows::{Selector, find_version, flow_pk, validate_flow_name};
+use weft_editor_protocol::events::RunEvent;
+
 use super::{Result, Store, StoreError, json_text, now_ms, parse_json, parse_json_opt, project_id};
 
 /// A run's status.
@@ -281,6 +283,34 @@ impl Store {
         }
         validate_flow_name(&new.flow)?;
         let context = format!("creating run `{}`", new.id);
+        // A stored version named by its id (published routes): one
+        // statement. Anything it does not find takes the long way below,
+        // which says what is missing.
+        if let (Some(selector), None) = (&new.version, &new.document)
+            && let Selector::Id(version_id) = Selector::parse(selector)
+            && let Some(number) = self
+                .insert_run_of_version(&new, version_id, &context)
+                .await?
+        {
+            let now = number.1;
+            return Ok(Run {
+                id: new.id,
+                project: new.project,
+                flow: new.flow,
+                draft: false,
+                version_id: Some(version_id.to_string()),
+                version_number: Some(number.0),
+                stage: new.stage,
+                trigger: new.trigger,
+                status: RunStatus::Running,
+                inputs: new.inputs,
+                outputs: None,
+                error: None,
+                started_at: now,
+                finished_at: None,
+                duration_ms: None,
+            });
+        }
         let mut tx = self.begin(&context).await?;
         let pid = project_id(&mut *tx, &new.project).await?;
         let (version_id, version_number, document) = match (&new.version, &new.document) {
@@ -344,13 +374,74 @@ impl Store {
         })
     }
 
+    /// [`Store::create_run`] of version `version_id` in one statement:
+    /// the version's number and the start time, or `None` when the
+    /// project, flow or version is not there.
+    async fn insert_run_of_version(
+        &self,
+        new: &NewRun,
+        version_id: &str,
+        context: &str,
+    ) -> Result<Option<(i64, i64)>> {
+        let now = now_ms();
+        let _turn = self.write_turn().await;
+        let number: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO weft_runs (id, project_id, flow, version_id, version_number, document, \
+             stage, run_trigger, status, inputs, started_at, instance) \
+             SELECT $1, p.id, f.name, v.version_id, v.number, NULL, $5, $6, 'running', $7, $8, $9 \
+             FROM weft_projects p \
+             JOIN weft_flows f ON f.project_id = p.id AND f.name = $3 \
+             JOIN weft_flow_versions v ON v.flow_id = f.id AND v.version_id = $4 \
+             WHERE p.slug = $2 \
+             RETURNING version_number",
+        )
+        .bind(&new.id)
+        .bind(&new.project)
+        .bind(&new.flow)
+        .bind(version_id)
+        .bind(new.stage.clone())
+        .bind(&new.trigger)
+        .bind(json_text(&new.inputs))
+        .bind(now)
+        .bind(new.instance)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                StoreError::conflict(format!("run `{}` already exists", new.id))
+            } else {
+                db(context)(e)
+            }
+        })?;
+        Ok(number.map(|n| (n, now)))
+    }
+
     /// Records how run `id` ended. [`StoreError::Conflict`] if it has
     /// already finished (e.g. marked interrupted).
     pub async fn finish_run(&self, id: &str, finish: RunFinish) -> Result<()> {
+        self.finish_run_with(id, &[], &[], finish).await
+    }
+
+    /// Stores the last events and the node records of run `id` and how it
+    /// ended, in one transaction: what a run's end costs the database.
+    /// [`StoreError::Conflict`] if it has already finished, or if one of
+    /// the events is already stored (nothing is written then).
+    pub async fn finish_run_with(
+        &self,
+        id: &str,
+        events: &[RunEvent],
+        records: &[NodeRecord],
+        finish: RunFinish,
+    ) -> Result<()> {
         if finish.status == RunStatus::Running {
             return Err(StoreError::invalid("a run cannot finish as `running`"));
         }
         let context = format!("finishing run `{id}`");
+        let mut tx = self.begin(&context).await?;
+        super::events::insert_events(&mut tx, id, events, &context).await?;
+        for record in records {
+            upsert_record(&mut tx, id, record).await?;
+        }
         let done = sqlx::query(
             "UPDATE weft_runs SET status = $2, outputs = $3, error = $4, finished_at = $5, \
              duration_ms = $6 WHERE id = $1 AND status = 'running'",
@@ -361,12 +452,13 @@ impl Store {
         .bind(finish.error.as_ref().map(json_text))
         .bind(finish.finished_at)
         .bind(finish.duration_ms)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(db(&context))?;
         if done.rows_affected() == 1 {
-            return Ok(());
+            return tx.commit().await.map_err(db(&context));
         }
+        tx.rollback().await.map_err(db(&context))?;
         let status = self.get_run(id).await?.status;
         Err(StoreError::conflict(format!(
             "run `{id}` has already finished ({})",
@@ -420,41 +512,10 @@ impl Store {
 
     /// Stores (or replaces) the record of one node of run `run_id`.
     pub async fn upsert_node_record(&self, run_id: &str, record: &NodeRecord) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO weft_run_nodes (run_id, node, status, attempts, started_at, \
-             duration_ms, inputs, outputs, error) \
-             VALUES ($1, $2, $3, $4, $5, CASE WHEN $10 = 1 THEN $6 ELSE NULL END, $7, $8, $9) \
-             ON CONFLICT (run_id, node) DO UPDATE SET status = excluded.status, \
-             attempts = excluded.attempts, started_at = excluded.started_at, \
-             duration_ms = excluded.duration_ms, inputs = excluded.inputs, \
-             outputs = excluded.outputs, error = excluded.error",
-        )
-        .bind(run_id)
-        .bind(&record.node)
-        .bind(record.status.as_str())
-        .bind(i64::from(record.attempts))
-        .bind(record.started_at)
-        // Never a NULL float: sqlx 0.9's `Any` binds `Option::<f64>::None`
-        // as a PostgreSQL `float4`, and the statement, cached with that
-        // type, then rejects a real `f64` on the same connection.
-        .bind(record.duration_ms.unwrap_or(0.0))
-        .bind(record.inputs.as_ref().map(json_text))
-        .bind(record.outputs.as_ref().map(json_text))
-        .bind(record.error.as_ref().map(json_text))
-        .bind(i64::from(record.duration_ms.is_some()))
-        .execute(&self.pool)
-        .await
-        .map_err(|e| {
-            if is_fk_violation(&e) {
-                StoreError::not_found(format!("run `{run_id}`"))
-            } else {
-                db(format!(
-                    "recording node `{}` of run `{run_id}`",
-                    record.node
-                ))(e)
-            }
-        })?;
-        Ok(())
+        let context = format!("recording node `{}` of run `{run_id}`", record.node);
+        let _turn = self.write_turn().await;
+        let mut conn = self.pool.acquire().await.map_err(db(&context))?;
+        upsert_record(&mut conn, run_id, record).await
     }
 
     /// The node records of run `run_id`, by start time then node id
@@ -498,4 +559,47 @@ impl Store {
             _ => Err(missing()),
         }
     }
+}
+
+/// Stores (or replaces) the record of one node of run `run_id` on `conn`.
+async fn upsert_record(
+    conn: &mut sqlx::AnyConnection,
+    run_id: &str,
+    record: &NodeRecord,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO weft_run_nodes (run_id, node, status, attempts, started_at, \
+         duration_ms, inputs, outputs, error) \
+         VALUES ($1, $2, $3, $4, $5, CASE WHEN $10 = 1 THEN $6 ELSE NULL END, $7, $8, $9) \
+         ON CONFLICT (run_id, node) DO UPDATE SET status = excluded.status, \
+         attempts = excluded.attempts, started_at = excluded.started_at, \
+         duration_ms = excluded.duration_ms, inputs = excluded.inputs, \
+         outputs = excluded.outputs, error = excluded.error",
+    )
+    .bind(run_id)
+    .bind(&record.node)
+    .bind(record.status.as_str())
+    .bind(i64::from(record.attempts))
+    .bind(record.started_at)
+    // Never a NULL float: sqlx 0.9's `Any` binds `Option::<f64>::None`
+    // as a PostgreSQL `float4`, and the statement, cached with that
+    // type, then rejects a real `f64` on the same connection.
+    .bind(record.duration_ms.unwrap_or(0.0))
+    .bind(record.inputs.as_ref().map(json_text))
+    .bind(record.outputs.as_ref().map(json_text))
+    .bind(record.error.as_ref().map(json_text))
+    .bind(i64::from(record.duration_ms.is_some()))
+    .execute(&mut *conn)
+    .await
+    .map_err(|e| {
+        if is_fk_violation(&e) {
+            StoreError::not_found(format!("run `{run_id}`"))
+        } else {
+            db(format!(
+                "recording node `{}` of run `{run_id}`",
+                record.node
+            ))(e)
+        }
+    })?;
+    Ok(())
 }

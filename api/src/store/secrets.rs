@@ -279,6 +279,7 @@ impl Store {
         let key = self.key()?;
         let (nonce, sealed) = key.seal(&aad(project, stage, name), value.as_bytes())?;
         let pid = project_id(&self.pool, project).await?;
+        let _turn = self.write_turn().await;
         sqlx::query(
             "INSERT INTO weft_secrets (project_id, stage, name, key_id, nonce, ciphertext, \
              updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
@@ -308,6 +309,7 @@ impl Store {
     ) -> Result<()> {
         let column = stage_column(stage)?;
         let pid = project_id(&self.pool, project).await?;
+        let _turn = self.write_turn().await;
         let done = sqlx::query(
             "DELETE FROM weft_secrets WHERE project_id = $1 AND stage = $2 AND name = $3",
         )

@@ -99,6 +99,7 @@ impl Store {
         validate_stage(stage)?;
         let pid = project_id(&self.pool, project).await?;
         let now = now_ms();
+        let _turn = self.write_turn().await;
         sqlx::query("INSERT INTO weft_stages (project_id, name, created_at) VALUES ($1, $2, $3)")
             .bind(pid)
             .bind(stage)

@@ -137,6 +137,7 @@ impl Store {
             UsedTable::Tokens => "UPDATE weft_api_tokens SET last_used_at = $2 WHERE id = $1",
             UsedTable::ApiKeys => "UPDATE weft_api_keys SET last_used_at = $2 WHERE id = $1",
         };
+        let _turn = self.write_turn().await;
         sqlx::query(sql)
             .bind(id)
             .bind(now)
@@ -227,6 +228,7 @@ impl Store {
         let id = format!("tok_{}", hex::encode(random_bytes::<8>()?));
         let now = now_ms();
         let context = format!("storing token `{name}`");
+        let _turn = self.write_turn().await;
         sqlx::query(
             "INSERT INTO weft_api_tokens (id, name, token_hash, scopes, created_at) \
              VALUES ($1, $2, $3, $4, $5) ON CONFLICT (token_hash) DO NOTHING",
@@ -285,6 +287,7 @@ impl Store {
 
     /// Revokes (deletes) token `id`.
     pub async fn revoke_token(&self, id: &str) -> Result<()> {
+        let _turn = self.write_turn().await;
         let done = sqlx::query("DELETE FROM weft_api_tokens WHERE id = $1")
             .bind(id)
             .execute(&self.pool)

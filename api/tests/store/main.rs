@@ -115,6 +115,7 @@ both!(
     runs::run_lifecycle_and_node_records,
     runs::events_append_and_replay,
     runs::runs_of_stopped_processes_are_interrupted,
+    runs::runs_by_version_id,
     runs::retention_by_count_and_age,
     security::secrets_are_encrypted_at_rest,
     security::tokens_are_hashed,

@@ -180,6 +180,40 @@ pub async fn run_lifecycle_and_node_records(db: Db) {
     assert_eq!(succeeded, ["r-1"]);
 }
 
+/// By version id (the one-statement path), as published routes start
+/// runs: the same run as the long way; a missing version or flow is
+/// NotFound, a taken id a Conflict.
+pub async fn runs_by_version_id(db: Db) {
+    let s = &db.store;
+    s.create_project("p", None).await.unwrap();
+    let (v1, _) = s.save_version("p", "f", &doc("f", "one")).await.unwrap();
+    let by_id = |id: &str, flow: &str, version: &str| NewRun {
+        version: Some(version.into()),
+        document: None,
+        ..draft_run(id, "p", flow)
+    };
+    let run = s.create_run(by_id("byid-1", "f", &v1.id)).await.unwrap();
+    assert_eq!(
+        (run.version_id.as_deref(), run.version_number, run.draft),
+        (Some(v1.id.as_str()), Some(1), false)
+    );
+    assert_eq!(s.get_run("byid-1").await.unwrap(), run);
+    for (id, flow, version) in [
+        ("byid-2", "f", "v9-deadbeef"),
+        ("byid-3", "nope", v1.id.as_str()),
+    ] {
+        let missing = s.create_run(by_id(id, flow, version)).await;
+        assert!(
+            matches!(missing, Err(StoreError::NotFound { .. })),
+            "{missing:?}"
+        );
+    }
+    assert!(matches!(
+        s.create_run(by_id("byid-1", "f", &v1.id)).await,
+        Err(StoreError::Conflict { .. })
+    ));
+}
+
 pub async fn events_append_and_replay(db: Db) {
     let s = &db.store;
     s.create_project("p", None).await.unwrap();
