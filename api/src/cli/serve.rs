@@ -219,6 +219,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     };
     let mut state = AppState::try_new(engine, store, config).context("--base-domain")?;
     state = args.server.with_routes(state).await?;
+    // Publishes made while a mirror route store was unreachable.
+    match state.gateway.reconcile(&state.store).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(stages = n, "route store brought up to date"),
+        Err(e) => {
+            tracing::warn!(error = %e.message, "the route store may be behind; publish again to retry")
+        }
+    }
     state.runner.set_instance(instance);
     state.editor_background = true;
     listen_and_serve(state, args.listen).await

@@ -148,6 +148,30 @@ impl Store {
         Ok(Some(listener))
     }
 
+    /// Every stage of every project with its routes version (what a
+    /// mirror route store is reconciled against).
+    pub async fn all_stage_versions(&self) -> Result<Vec<(StageKey, i64)>> {
+        let context = "listing stages";
+        let rows = sqlx::query(
+            "SELECT p.slug, s.name, s.routes_version FROM weft_stages s \
+             JOIN weft_projects p ON p.id = s.project_id ORDER BY p.slug, s.name",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db(context))?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    (
+                        row.try_get("slug").map_err(db(context))?,
+                        row.try_get("name").map_err(db(context))?,
+                    ),
+                    row.try_get("routes_version").map_err(db(context))?,
+                ))
+            })
+            .collect()
+    }
+
     /// The routes versions of many stages, in order (`None` for a stage
     /// that does not exist), in one statement per 200 stages.
     pub async fn stage_versions(&self, stages: &[StageKey]) -> Result<Vec<Option<i64>>> {

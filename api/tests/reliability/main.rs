@@ -118,3 +118,12 @@ async fn a_replica_runs_its_own_runs_postgres() {
 async fn a_replica_runs_its_own_runs_sqlite() {
     with_db(Backend::Sqlite, replicas::a_replica_runs_its_own_runs).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_reconciles_the_dynamodb_table() {
+    with_db(
+        Backend::Postgres,
+        replicas::a_restart_reconciles_the_dynamodb_table,
+    )
+    .await;
+}

@@ -77,6 +77,12 @@ pub async fn replicas_agree_within_a_second(db: Db) {
 /// `WEFT_TEST_MOTO_URL`): `weft serve` writes them on publish, the routers
 /// read them and check the stages' version items every 250 ms.
 pub async fn replicas_agree_through_dynamodb(db: Db) {
+    let (url, table) = (moto_url(), fresh_table());
+    agree(db, Some(dynamodb_args(&url, &table))).await;
+}
+
+/// The moto server's URL; fails saying how to start it when it is down.
+fn moto_url() -> String {
     let url =
         std::env::var("WEFT_TEST_MOTO_URL").unwrap_or_else(|_| "http://127.0.0.1:5005".into());
     let addr = url.trim_start_matches("http://").trim_end_matches('/');
@@ -85,23 +91,88 @@ pub async fn replicas_agree_through_dynamodb(db: Db) {
         "no moto server at {url} (WEFT_TEST_MOTO_URL); start it with `bash tests/testbeds.sh start` \
          and `eval \"$(bash tests/testbeds.sh env)\"`"
     );
-    // Fresh per run: moto keeps tables while it runs.
+    url
+}
+
+/// A table name of its own for this run (moto keeps tables while it runs).
+fn fresh_table() -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_nanos();
-    let table = format!("weft-routes-{nanos}");
-    let extra = [
+    format!("weft-routes-{nanos}")
+}
+
+fn dynamodb_args(url: &str, table: &str) -> Vec<std::ffi::OsString> {
+    [
         "--route-store",
         "dynamodb",
         "--dynamodb-endpoint",
-        &url,
+        url,
         "--dynamodb-table",
-        &table,
+        table,
         "--aws-region",
         "us-east-1",
-    ];
-    agree(db, Some(extra.iter().map(Into::into).collect())).await;
+    ]
+    .iter()
+    .map(Into::into)
+    .collect()
+}
+
+fn aws_env() -> Vec<(String, String)> {
+    vec![
+        ("AWS_ACCESS_KEY_ID".into(), "weft-test".into()),
+        ("AWS_SECRET_ACCESS_KEY".into(), "weft-test".into()),
+    ]
+}
+
+/// A DynamoDB route table that lost a stage (a publish made while it was
+/// unreachable, say) is brought up to date when `weft serve` starts.
+pub async fn a_restart_reconciles_the_dynamodb_table(db: Db) {
+    let (url, table) = (moto_url(), fresh_table());
+    let nodes = nodes_dir();
+    let opts = Options {
+        extra: dynamodb_args(&url, &table),
+        env: aws_env(),
+        ..Options::new(&db, nodes.path())
+    };
+    let serve = Server::start(&opts).await;
+    serve
+        .ok("POST", "/v1/projects", Some(json!({"slug": "demo"})), 201)
+        .await;
+    serve
+        .ok(
+            "PUT",
+            "/v1/projects/demo/flows/greet",
+            Some(greeter("v1 {{ name }}")),
+            201,
+        )
+        .await;
+    serve
+        .ok(
+            "POST",
+            "/v1/projects/demo/flows/greet/publish",
+            Some(json!({"stage": "prod"})),
+            200,
+        )
+        .await;
+    let dynamo = weft_router::dynamodb::DynamoRoutes::with_credentials(
+        table.clone(),
+        "us-east-1",
+        Some(&url),
+        "weft-test",
+        "weft-test",
+    );
+    assert!(dynamo.remove_stage("demo", "prod").await.unwrap() > 0);
+    let router = Server::start(&Options {
+        command: "router",
+        ..opts.clone()
+    })
+    .await;
+    assert_eq!(hello(&router).await.0, 404, "the table lost the stage");
+    serve.sigkill();
+    let _serve = Server::start(&opts).await;
+    until_all(&[&router], (200, Some("v1 Ada")), Instant::now()).await;
 }
 
 async fn agree(db: Db, extra: Option<Vec<std::ffi::OsString>>) {
@@ -109,10 +180,7 @@ async fn agree(db: Db, extra: Option<Vec<std::ffi::OsString>>) {
     let mut opts = Options::new(&db, nodes.path());
     if let Some(extra) = extra {
         opts.extra = extra;
-        opts.env = vec![
-            ("AWS_ACCESS_KEY_ID".into(), "weft-test".into()),
-            ("AWS_SECRET_ACCESS_KEY".into(), "weft-test".into()),
-        ];
+        opts.env = aws_env();
     }
     let serve = Server::start(&opts).await;
     let router = Options {

@@ -101,6 +101,47 @@ impl Gateway {
         Ok(doc)
     }
 
+    /// Brings a mirror route store (DynamoDB) up to date with the
+    /// publications: every stage it holds at an older routes version, or
+    /// not at all, is synced (a publish made while it was unreachable, a
+    /// new table). Returns how many stages were synced; nothing to do for
+    /// the SQL store.
+    pub async fn reconcile(&self, store: &Store) -> Result<usize, ApiError> {
+        if !self.routes.is_mirror() {
+            return Ok(0);
+        }
+        let failed = |e: String| ApiError::unavailable(format!("reconciling the route store: {e}"));
+        let stages = store.all_stage_versions().await?;
+        let mut synced = 0;
+        for chunk in stages.chunks(100) {
+            let keys: Vec<_> = chunk.iter().map(|(k, _)| k.clone()).collect();
+            let mirrored = self
+                .routes
+                .versions(&keys)
+                .await
+                .map_err(|e| failed(e.to_string()))?;
+            for ((key, version), held) in chunk.iter().zip(mirrored) {
+                if held.is_some_and(|h| h >= *version) {
+                    continue;
+                }
+                let (project, stage) = (&key.0, &key.1);
+                let routes = weft_router::RouteStore::load(store, project, stage)
+                    .await
+                    .map_err(|e| failed(e.to_string()))?
+                    .unwrap_or_default();
+                if self
+                    .routes
+                    .sync(project, stage, &routes)
+                    .await
+                    .map_err(|e| failed(e.to_string()))?
+                {
+                    synced += 1;
+                }
+            }
+        }
+        Ok(synced)
+    }
+
     /// Re-checks every held table against the route store.
     async fn revalidate(&self) {
         match self.cache.revalidate(self.routes.as_ref()).await {
