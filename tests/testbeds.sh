@@ -99,6 +99,41 @@ EOF
   exit 2
 }
 
+# The pid in PIDFILE, if that process is still ours: its command line holds
+# NEEDLE (a guard against a reused pid).
+pid_in() {
+  local pidfile=$1 needle=$2 pid
+  [[ -f "$pidfile" ]] || return 1
+  pid="$(cat "$pidfile")"
+  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+  [[ -r "/proc/$pid/cmdline" ]] || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$needle" || return 1
+  printf '%s\n' "$pid"
+}
+
+# Stops server NAME (its pid from the function PIDFN): SIGTERM, then
+# SIGKILL after WAIT seconds; removes PIDFILE.
+stop_managed() {
+  local name=$1 pidfn=$2 pidfile=$3 wait=$4 pid
+  if ! pid="$("$pidfn")"; then
+    rm -f "$pidfile"
+    say "$name: not running"
+    return 0
+  fi
+  say "$name: stopping pid $pid"
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 1 $((wait * 4))); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.25
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    warn "$name: pid $pid ignored SIGTERM for $wait s; sending SIGKILL"
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$pidfile"
+  say "$name: stopped"
+}
+
 # One start/stop at a time (a CI run and a local run may overlap). The
 # servers are started with fd 9 closed so that they do not hold the lock.
 lock() {
@@ -179,16 +214,7 @@ general_settings:
 EOF
 }
 
-litellm_pid() {
-  local pid
-  [[ -f "$LITELLM_PIDFILE" ]] || return 1
-  pid="$(cat "$LITELLM_PIDFILE")"
-  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-  # Guard against a reused pid: it must still be our litellm.
-  [[ -r "/proc/$pid/cmdline" ]] || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$LITELLM_VENV/bin/litellm" || return 1
-  printf '%s\n' "$pid"
-}
+litellm_pid() { pid_in "$LITELLM_PIDFILE" "$LITELLM_VENV/bin/litellm"; }
 
 litellm_healthy() {
   curl -fsS --max-time 5 "$LITELLM_URL/health/liveliness" >/dev/null 2>&1 &&
@@ -196,26 +222,7 @@ litellm_healthy() {
     grep -q '"mock-gpt"'
 }
 
-litellm_stop() {
-  local pid
-  if ! pid="$(litellm_pid)"; then
-    rm -f "$LITELLM_PIDFILE"
-    say "litellm: not running"
-    return 0
-  fi
-  say "litellm: stopping pid $pid"
-  kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 1 40); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.5
-  done
-  if kill -0 "$pid" 2>/dev/null; then
-    warn "litellm: pid $pid ignored SIGTERM for 20 s; sending SIGKILL"
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
-  rm -f "$LITELLM_PIDFILE"
-  say "litellm: stopped"
-}
+litellm_stop() { stop_managed litellm litellm_pid "$LITELLM_PIDFILE" 20; }
 
 litellm_smoke() {
   local python="$LITELLM_VENV/bin/python" out
@@ -296,16 +303,7 @@ litellm_start() {
 
 # --------------------------------------------------------------- embedder
 
-embedder_pid() {
-  local pid
-  [[ -f "$EMBEDDER_PIDFILE" ]] || return 1
-  pid="$(cat "$EMBEDDER_PIDFILE")"
-  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-  # Guard against a reused pid: it must still be our embedder.
-  [[ -r "/proc/$pid/cmdline" ]] || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$EMBEDDER_SCRIPT" || return 1
-  printf '%s\n' "$pid"
-}
+embedder_pid() { pid_in "$EMBEDDER_PIDFILE" "$EMBEDDER_SCRIPT"; }
 
 embedder_healthy() {
   curl -fsS --max-time 5 "$EMBEDDER_URL/health" 2>/dev/null | grep -q '"status": "ok"'
@@ -325,26 +323,7 @@ assert len({tuple(v) for v in vectors}) == 3, "vectors repeat"
 ' "$2" "$EMBEDDER_DIMENSIONS"
 }
 
-embedder_stop() {
-  local pid
-  if ! pid="$(embedder_pid)"; then
-    rm -f "$EMBEDDER_PIDFILE"
-    say "embedder: not running"
-    return 0
-  fi
-  say "embedder: stopping pid $pid"
-  kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 1 20); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.25
-  done
-  if kill -0 "$pid" 2>/dev/null; then
-    warn "embedder: pid $pid ignored SIGTERM for 5 s; sending SIGKILL"
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
-  rm -f "$EMBEDDER_PIDFILE"
-  say "embedder: stopped"
-}
+embedder_stop() { stop_managed embedder embedder_pid "$EMBEDDER_PIDFILE" 5; }
 
 embedder_start() {
   [[ -f "$EMBEDDER_SOURCE" ]] || die "embedder: $EMBEDDER_SOURCE not found"
@@ -529,16 +508,7 @@ pg_stop() {
 
 # ------------------------------------------------------------------- moto
 
-moto_pid() {
-  local pid
-  [[ -f "$MOTO_PIDFILE" ]] || return 1
-  pid="$(cat "$MOTO_PIDFILE")"
-  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-  # Guard against a reused pid: it must still be our moto_server.
-  [[ -r "/proc/$pid/cmdline" ]] || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$MOTO_VENV/bin/moto_server" || return 1
-  printf '%s\n' "$pid"
-}
+moto_pid() { pid_in "$MOTO_PIDFILE" "$MOTO_VENV/bin/moto_server"; }
 
 # A DynamoDB ListTables call answers (moto takes any signature; this
 # dummy one names the region).
@@ -550,26 +520,7 @@ moto_healthy() {
     -d '{}' 2>/dev/null | grep -q '"TableNames"'
 }
 
-moto_stop() {
-  local pid
-  if ! pid="$(moto_pid)"; then
-    rm -f "$MOTO_PIDFILE"
-    say "moto: not running"
-    return 0
-  fi
-  say "moto: stopping pid $pid"
-  kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 1 20); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.25
-  done
-  if kill -0 "$pid" 2>/dev/null; then
-    warn "moto: pid $pid ignored SIGTERM for 5 s; sending SIGKILL"
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
-  rm -f "$MOTO_PIDFILE"
-  say "moto: stopped"
-}
+moto_stop() { stop_managed moto moto_pid "$MOTO_PIDFILE" 5; }
 
 moto_start() {
   if ! venv_ok "$MOTO_VENV" "$MOTO_SPEC"; then
