@@ -272,6 +272,27 @@ pub fn interrupted_error() -> Value {
     })
 }
 
+/// The run `new` is, once recorded, started at `now`.
+fn started(new: NewRun, version_id: Option<String>, version_number: Option<i64>, now: i64) -> Run {
+    Run {
+        id: new.id,
+        project: new.project,
+        flow: new.flow,
+        draft: version_id.is_none(),
+        version_id,
+        version_number,
+        stage: new.stage,
+        trigger: new.trigger,
+        status: RunStatus::Running,
+        inputs: new.inputs,
+        outputs: None,
+        error: None,
+        started_at: now,
+        finished_at: None,
+        duration_ms: None,
+    }
+}
+
 impl Store {
     /// Records a new run, `running`, started now.
     pub async fn create_run(&self, new: NewRun) -> Result<Run> {
@@ -288,28 +309,12 @@ impl Store {
         // which says what is missing.
         if let (Some(selector), None) = (&new.version, &new.document)
             && let Selector::Id(version_id) = Selector::parse(selector)
-            && let Some(number) = self
+            && let Some((number, now)) = self
                 .insert_run_of_version(&new, version_id, &context)
                 .await?
         {
-            let now = number.1;
-            return Ok(Run {
-                id: new.id,
-                project: new.project,
-                flow: new.flow,
-                draft: false,
-                version_id: Some(version_id.to_string()),
-                version_number: Some(number.0),
-                stage: new.stage,
-                trigger: new.trigger,
-                status: RunStatus::Running,
-                inputs: new.inputs,
-                outputs: None,
-                error: None,
-                started_at: now,
-                finished_at: None,
-                duration_ms: None,
-            });
+            let version_id = Some(version_id.to_string());
+            return Ok(started(new, version_id, Some(number), now));
         }
         let mut tx = self.begin(&context).await?;
         let pid = project_id(&mut *tx, &new.project).await?;
@@ -355,23 +360,7 @@ impl Store {
             }
         })?;
         tx.commit().await.map_err(db(&context))?;
-        Ok(Run {
-            id: new.id,
-            project: new.project,
-            flow: new.flow,
-            draft: version_id.is_none(),
-            version_id,
-            version_number,
-            stage: new.stage,
-            trigger: new.trigger,
-            status: RunStatus::Running,
-            inputs: new.inputs,
-            outputs: None,
-            error: None,
-            started_at: now,
-            finished_at: None,
-            duration_ms: None,
-        })
+        Ok(started(new, version_id, version_number, now))
     }
 
     /// [`Store::create_run`] of version `version_id` in one statement:

@@ -108,14 +108,7 @@ impl Gateway {
                 ),
             )
         };
-        let routes = RouteStore::load(store, project, stage)
-            .await
-            .map_err(|e| failed(e.to_string()))?
-            .unwrap_or_default();
-        self.routes
-            .sync(project, stage, &routes)
-            .await
-            .map_err(|e| failed(e.to_string()))?;
+        self.mirror(store, project, stage).await.map_err(failed)?;
         Ok(())
     }
 

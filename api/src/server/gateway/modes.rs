@@ -232,13 +232,10 @@ fn caller_event(event: &RunEvent, nodes: bool) -> Option<Event> {
         })
     };
     match &event.body {
-        EventBody::NodeEmit(e) if e.port == "token" => {
-            let text = match &e.value {
-                Value::String(s) => Value::String(s.clone()),
-                other => other.clone(),
-            };
-            Some(json_event("token", &json!({"node": e.node, "text": text})))
-        }
+        EventBody::NodeEmit(e) if e.port == "token" => Some(json_event(
+            "token",
+            &json!({"node": e.node, "text": e.value}),
+        )),
         EventBody::NodeEmit(e) => nodes.then(|| {
             json_event(
                 "emit",

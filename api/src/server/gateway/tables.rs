@@ -124,22 +124,30 @@ impl Gateway {
                 if held.is_some_and(|h| h >= *version) {
                     continue;
                 }
-                let (project, stage) = (&key.0, &key.1);
-                let routes = weft_router::RouteStore::load(store, project, stage)
-                    .await
-                    .map_err(|e| failed(e.to_string()))?
-                    .unwrap_or_default();
-                if self
-                    .routes
-                    .sync(project, stage, &routes)
-                    .await
-                    .map_err(|e| failed(e.to_string()))?
-                {
+                if self.mirror(store, &key.0, &key.1).await.map_err(failed)? {
                     synced += 1;
                 }
             }
         }
         Ok(synced)
+    }
+
+    /// Writes the publications' routes of (project, stage) to the mirror
+    /// route store; whether it wrote (it held an older version).
+    pub(super) async fn mirror(
+        &self,
+        store: &Store,
+        project: &str,
+        stage: &str,
+    ) -> Result<bool, String> {
+        let routes = weft_router::RouteStore::load(store, project, stage)
+            .await
+            .map_err(|e| e.to_string())?
+            .unwrap_or_default();
+        self.routes
+            .sync(project, stage, &routes)
+            .await
+            .map_err(|e| e.to_string())
     }
 
     /// Re-checks every held table against the route store.
