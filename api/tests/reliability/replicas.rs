@@ -26,6 +26,27 @@ fn greeter(template: &str) -> Value {
     })
 }
 
+/// Creates project `demo`.
+async fn project(serve: &Server) {
+    serve
+        .ok("POST", "/v1/projects", Some(json!({"slug": "demo"})), 201)
+        .await;
+}
+
+/// Saves `doc` as a new version of flow `flow` of `demo`.
+async fn save(serve: &Server, flow: &str, doc: Value) {
+    let path = format!("/v1/projects/demo/flows/{flow}");
+    serve.ok("PUT", &path, Some(doc), 201).await;
+}
+
+/// Publishes the latest version of `flow` to stage `prod`.
+async fn publish(serve: &Server, flow: &str) {
+    let path = format!("/v1/projects/demo/flows/{flow}/publish");
+    serve
+        .ok("POST", &path, Some(json!({"stage": "prod"})), 200)
+        .await;
+}
+
 /// What `server` answers to `POST /demo/prod/hello` (the path fallback).
 async fn hello(server: &Server) -> (u16, Value) {
     tokio::time::timeout(
@@ -137,25 +158,9 @@ pub async fn a_restart_reconciles_the_dynamodb_table(db: Db) {
         ..Options::new(&db, nodes.path())
     };
     let serve = Server::start(&opts).await;
-    serve
-        .ok("POST", "/v1/projects", Some(json!({"slug": "demo"})), 201)
-        .await;
-    serve
-        .ok(
-            "PUT",
-            "/v1/projects/demo/flows/greet",
-            Some(greeter("v1 {{ name }}")),
-            201,
-        )
-        .await;
-    serve
-        .ok(
-            "POST",
-            "/v1/projects/demo/flows/greet/publish",
-            Some(json!({"stage": "prod"})),
-            200,
-        )
-        .await;
+    project(&serve).await;
+    save(&serve, "greet", greeter("v1 {{ name }}")).await;
+    publish(&serve, "greet").await;
     let dynamo = weft_router::dynamodb::DynamoRoutes::with_credentials(
         table.clone(),
         "us-east-1",
@@ -201,48 +206,17 @@ async fn agree(db: Db, extra: Option<Vec<std::ffi::OsString>>) {
     let (status, _) = a.call("GET", "/healthz", None).await;
     assert_eq!(status, 200);
 
-    serve
-        .ok("POST", "/v1/projects", Some(json!({"slug": "demo"})), 201)
-        .await;
-    serve
-        .ok(
-            "PUT",
-            "/v1/projects/demo/flows/greet",
-            Some(greeter("v1 {{ name }}")),
-            201,
-        )
-        .await;
+    project(&serve).await;
+    save(&serve, "greet", greeter("v1 {{ name }}")).await;
     // Before anything is published the routers know no stage `prod`; they
     // hold no table then, so this checks the first build, not a change.
     assert_eq!(hello(&a).await.0, 404);
-    let publish = json!({"stage": "prod"});
-    serve
-        .ok(
-            "POST",
-            "/v1/projects/demo/flows/greet/publish",
-            Some(publish.clone()),
-            200,
-        )
-        .await;
+    publish(&serve, "greet").await;
     until_all(&[&a, &b], (200, Some("v1 Ada")), Instant::now()).await;
 
     // A new version: both routers hold the old table, and must drop it.
-    serve
-        .ok(
-            "PUT",
-            "/v1/projects/demo/flows/greet",
-            Some(greeter("v2 {{ name }}")),
-            201,
-        )
-        .await;
-    serve
-        .ok(
-            "POST",
-            "/v1/projects/demo/flows/greet/publish",
-            Some(publish),
-            200,
-        )
-        .await;
+    save(&serve, "greet", greeter("v2 {{ name }}")).await;
+    publish(&serve, "greet").await;
     let since = Instant::now();
     let took = until_all(&[&a, &b], (200, Some("v2 Ada")), since).await;
     eprintln!("a new version reached both routers in {took:?}");
@@ -286,26 +260,15 @@ pub async fn a_replica_runs_its_own_runs(db: Db) {
         ..opts.clone()
     })
     .await;
-    serve
-        .ok("POST", "/v1/projects", Some(json!({"slug": "demo"})), 201)
-        .await;
+    project(&serve).await;
     let slow = json!({
         "weft": 1, "name": "slow",
         "nodes": [{"id": "nap", "type": "test.sleep", "config": {"ms": 600_000}}],
         "outputs": {"slept": "nap.slept"},
         "triggers": [{"kind": "http", "path": "/slow", "auth": "public"}]
     });
-    serve
-        .ok("PUT", "/v1/projects/demo/flows/slow", Some(slow), 201)
-        .await;
-    serve
-        .ok(
-            "POST",
-            "/v1/projects/demo/flows/slow/publish",
-            Some(json!({"stage": "prod"})),
-            200,
-        )
-        .await;
+    save(&serve, "slow", slow).await;
+    publish(&serve, "slow").await;
     // A run on the router (its caller waits; nobody reads the answer).
     let addr = router.addr;
     tokio::spawn(async move { request(addr, "POST", "/demo/prod/slow", None).await });
