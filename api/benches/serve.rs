@@ -405,7 +405,7 @@ fn latency(srv: &Server, server_rt: &Runtime, client_rt: &Runtime, sse: &Tokens)
     let request = RunRequest {
         project: PROJECT.into(),
         flow: "stream".into(),
-        document: chat,
+        document: chat.into(),
         trigger: "api".into(),
         ..RunRequest::default()
     };
@@ -521,7 +521,7 @@ fn throughput(srv: &Server, server_rt: &Runtime, client_rt: &Runtime) -> Res<()>
         project: PROJECT.into(),
         flow: "hello".into(),
         version: Some(saved.0.id),
-        document: doc,
+        document: doc.into(),
         trigger: "api".into(),
         inputs: [("name".to_string(), json!("Ada"))].into_iter().collect(),
         ..RunRequest::default()

@@ -8,6 +8,7 @@
 //! - explicit `pinned` values win over `start_from`'s.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
 use weft_editor_protocol::ws::{RunSource, RunStart};
@@ -80,7 +81,7 @@ pub async fn from_editor(app: &AppState, start: RunStart) -> Result<Started, Api
             project: start.project,
             flow: start.flow,
             version,
-            document,
+            document: Arc::new(document),
             stage: None,
             trigger: "editor".into(),
             inputs: start.inputs.into_iter().collect(),

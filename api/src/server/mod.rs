@@ -9,6 +9,7 @@
 //! - [`auth`]: bearer tokens and scopes; [`error`]: the error body;
 //!   [`dbguard`]: fast 503s while the database is away.
 //! - [`runner`]: starting, storing, cancelling and draining runs;
+//!   [`journal`]: run-history writes, many runs per transaction;
 //!   [`launch`]: editor/REST requests to runs (pins, start-from, stop-at).
 //! - [`hub`]: live runs' event logs; [`editor`]: the websocket session;
 //!   [`background`]: the editor's lower-priority runtime.
@@ -21,6 +22,7 @@ pub mod editor;
 pub mod error;
 pub mod gateway;
 pub mod hub;
+pub mod journal;
 pub mod launch;
 pub mod metrics;
 pub mod openapi;

@@ -5,10 +5,12 @@
 //! neither of which can block the run: into the hub's in-memory log (for
 //! websocket subscribers) and through an unbounded channel to a writer task
 //! that appends them to the store in batches. When the run ends, the writer
-//! is flushed, the node records (full values) are written, and only then is
-//! the run marked finished: a finished run always has all its events and
+//! is flushed, and its last events, node records (full values) and end are
+//! stored in one write: a finished run always has all its events and
 //! records, and a run cut off by a crash stays `running` until the next
-//! start marks it `failed: interrupted`.
+//! start marks it `failed: interrupted`. Every one of these writes goes
+//! through the server's [`Journal`], which stores the writes of many runs
+//! in one transaction under load.
 //!
 //! While the database is unavailable, these writes are retried (backoff up
 //! to 2 s) until it answers: a run that ends during an outage is stored
@@ -42,18 +44,13 @@ use weft_runtime::{Engine, EngineError, EventSink, RunOptions, RunOutcome};
 
 use super::error::ApiError;
 use super::hub::{Hub, LiveRun};
+use super::journal::{Journal, Written, persist, write_events};
 use super::metrics::Metrics;
 use crate::store::{
-    Instance, NewRun, NodeRecord, NodeStatus, RetentionPolicy, RunFinish, Store, StoreError,
+    Instance, JournalOp, NewRun, NodeRecord, NodeStatus, RetentionPolicy, RunFinish, Store,
     content_hash,
 };
 
-/// Events appended per store call at most.
-const WRITE_BATCH: usize = 256;
-/// How long a run's events may wait to be stored while it runs.
-const FLUSH_AFTER: Duration = Duration::from_millis(20);
-/// The longest pause between two tries of a write the database refused.
-const RETRY_MAX: Duration = Duration::from_secs(2);
 /// How long, after the drain deadline has passed and the remaining runs are
 /// cancelled, their ends may take to be stored before the runner gives up.
 const STORE_GRACE: Duration = Duration::from_secs(5);
@@ -66,7 +63,7 @@ pub struct RunRequest {
     /// The stored version, or `None` for a draft.
     pub version: Option<String>,
     /// The flow document (the version's, or the draft).
-    pub document: Value,
+    pub document: Arc<Value>,
     pub stage: Option<String>,
     /// `api`, `editor`, `http`.
     pub trigger: String,
@@ -94,6 +91,7 @@ pub struct Runner {
 struct Inner {
     engine: Engine,
     store: Store,
+    journal: Journal,
     hub: Arc<Hub>,
     metrics: Arc<Metrics>,
     plans: Mutex<HashMap<String, Arc<Plan>>>,
@@ -125,16 +123,18 @@ impl Runner {
         preview_limit: usize,
         retention: RetentionPolicy,
     ) -> Runner {
+        let runtime = tokio::runtime::Handle::try_current().ok();
         Runner {
             inner: Arc::new(Inner {
                 engine,
+                journal: Journal::new(store.clone(), runtime.clone()),
                 store,
                 hub,
                 metrics,
                 plans: Mutex::new(HashMap::new()),
                 cancels: Mutex::new(HashMap::new()),
                 tracker: TaskTracker::new(),
-                runtime: tokio::runtime::Handle::try_current().ok(),
+                runtime,
                 draining: AtomicBool::new(false),
                 give_up: CancellationToken::new(),
                 preview_limit,
@@ -172,7 +172,23 @@ impl Runner {
 
     /// Validates and compiles a document (cached by content hash).
     pub async fn plan(&self, document: &Value) -> Result<Arc<Plan>, ApiError> {
-        let hash = content_hash(document);
+        self.plan_keyed(content_hash(document), document).await
+    }
+
+    /// The plan of what `request` runs: cached by its version when it
+    /// names one by id (versions never change, and hashing the document
+    /// on every run would cost more than the lookup), else by content.
+    async fn plan_of(&self, request: &RunRequest) -> Result<Arc<Plan>, ApiError> {
+        match &request.version {
+            Some(version) if version.starts_with('v') => {
+                let key = format!("{}\0{}\0{version}", request.project, request.flow);
+                self.plan_keyed(key, &request.document).await
+            }
+            _ => self.plan(&request.document).await,
+        }
+    }
+
+    async fn plan_keyed(&self, hash: String, document: &Value) -> Result<Arc<Plan>, ApiError> {
         if let Some(plan) = self
             .inner
             .plans
@@ -205,7 +221,7 @@ impl Runner {
                 "the server is shutting down and starts no new runs",
             ));
         }
-        let plan = self.plan(&request.document).await?;
+        let plan = self.plan_of(&request).await?;
         // Bad inputs or pins are the caller's mistake: refuse them before a
         // run exists (400, every problem listed).
         if let Err(errors) = check_start(&plan, &request.inputs, &request.pinned) {
@@ -231,20 +247,25 @@ impl Runner {
             Some(Arc::new(secrets))
         };
         let id = new_run_id();
+        let create = JournalOp::Create(NewRun {
+            id: id.clone(),
+            project: request.project.clone(),
+            flow: request.flow.clone(),
+            version: request.version.clone(),
+            document: request
+                .version
+                .is_none()
+                .then(|| Value::clone(&request.document)),
+            stage: request.stage.clone(),
+            trigger: request.trigger.clone(),
+            inputs: Value::Object(request.inputs.clone()),
+            instance: self.inner.instance.get().map(|i| i.id()),
+        });
         self.inner
-            .store
-            .create_run(NewRun {
-                id: id.clone(),
-                project: request.project.clone(),
-                flow: request.flow.clone(),
-                version: request.version.clone(),
-                document: request.version.is_none().then(|| request.document.clone()),
-                stage: request.stage.clone(),
-                trigger: request.trigger.clone(),
-                inputs: Value::Object(request.inputs.clone()),
-                instance: self.inner.instance.get().map(|i| i.id()),
-            })
-            .await?;
+            .journal
+            .write(create)
+            .await
+            .map_err(|(e, _)| ApiError::from(e))?;
         let live = self.inner.hub.begin(&id, &request.project, &request.flow);
         let cancel = CancellationToken::new();
         if let Ok(mut cancels) = self.inner.cancels.lock() {
@@ -267,7 +288,7 @@ impl Runner {
         let run_id = id.clone();
         let (project, flow) = (request.project.clone(), request.flow.clone());
         let writer = self.spawn(write_events(
-            inner.store.clone(),
+            inner.journal.clone(),
             run_id.clone(),
             writer_rx,
             inner.give_up.clone(),
@@ -287,8 +308,6 @@ impl Runner {
             inner
                 .metrics
                 .run_finished(&outcome, &records, started.elapsed());
-            let store = &inner.store;
-            let give_up = &inner.give_up;
             let finish = RunFinish {
                 status: outcome.status.into(),
                 outputs: Some(Value::Object(outcome.outputs.clone().into_iter().collect())),
@@ -300,23 +319,22 @@ impl Runner {
                 duration_ms: outcome.duration.as_secs_f64() * 1000.0,
             };
             // The last events, the node records and the end in one
-            // transaction; only with every earlier event stored, otherwise
-            // it stays `running` until a sweep marks it interrupted.
+            // write; only with every earlier event stored, otherwise it
+            // stays `running` until a sweep marks it interrupted.
             if stored {
-                persist(give_up, &run_id, "the end of the run", |attempt| {
-                    let (store, run_id, finish) = (store, &run_id, finish.clone());
-                    let (pending, records) = (&pending, &records);
-                    async move {
-                        match store
-                            .finish_run_with(run_id, pending, records, finish)
-                            .await
-                        {
-                            // An earlier try was committed, its answer lost.
-                            Err(StoreError::Conflict { .. }) if attempt > 1 => Ok(()),
-                            other => other,
-                        }
-                    }
-                })
+                let op = JournalOp::Finish {
+                    run: run_id.clone(),
+                    events: pending,
+                    records,
+                    finish,
+                };
+                persist(
+                    &inner.journal,
+                    &inner.give_up,
+                    &run_id,
+                    "the end of the run",
+                    op,
+                )
                 .await;
             } else {
                 tracing::error!(run = %run_id, "the run's events are not all stored: \
@@ -430,121 +448,6 @@ impl EventSink for ServerSink {
         // The writer only stops after the sink is dropped.
         let _ = self.writer.send(event);
     }
-}
-
-/// What the writer hands back when the run is over: every event, whether
-/// all it wrote was stored, and the events it left for the run's last
-/// transaction.
-#[derive(Default)]
-struct Written {
-    all: Vec<Arc<RunEvent>>,
-    stored: bool,
-    pending: Vec<RunEvent>,
-}
-
-/// Stores a run's events while it runs: a batch at most every
-/// [`FLUSH_AFTER`] (or [`WRITE_BATCH`] events), so that a long run's
-/// events are in the database moments after they happen, while a short
-/// run's all wait for its last transaction ([`Store::finish_run_with`]):
-/// one write for the whole run instead of one per burst of events.
-async fn write_events(
-    store: Store,
-    run: String,
-    mut rx: mpsc::UnboundedReceiver<Arc<RunEvent>>,
-    give_up: CancellationToken,
-) -> Written {
-    let mut out = Written {
-        stored: true,
-        ..Written::default()
-    };
-    let mut batch: Vec<RunEvent> = Vec::with_capacity(WRITE_BATCH);
-    while let Some(first) = rx.recv().await {
-        batch.push((*first).clone());
-        out.all.push(first);
-        let flush_at = tokio::time::Instant::now() + FLUSH_AFTER;
-        let mut closed = false;
-        while batch.len() < WRITE_BATCH {
-            match tokio::time::timeout_at(flush_at, rx.recv()).await {
-                Ok(Some(e)) => {
-                    batch.push((*e).clone());
-                    out.all.push(e);
-                }
-                Ok(None) => {
-                    closed = true;
-                    break;
-                }
-                Err(_) => break,
-            }
-        }
-        if closed {
-            break;
-        }
-        if out.stored {
-            let events = &batch;
-            out.stored = persist(&give_up, &run, "run events", |attempt| {
-                let store = &store;
-                let run = &run;
-                async move {
-                    match store.append_events(run, events).await {
-                        // An earlier try was committed, its answer lost.
-                        Err(StoreError::Conflict { .. }) if attempt > 1 => Ok(()),
-                        other => other,
-                    }
-                }
-            })
-            .await
-            .is_some();
-        }
-        batch.clear();
-    }
-    out.pending = batch;
-    out
-}
-
-/// Runs the store call `op` (given the try number, from 1), retrying while
-/// the database is unavailable, with a backoff up to `RETRY_MAX`, until it
-/// answers or `give_up` is cancelled. `None` (logged) when it failed.
-async fn persist<T, F, Fut>(
-    give_up: &CancellationToken,
-    run: &str,
-    what: &str,
-    mut op: F,
-) -> Option<T>
-where
-    F: FnMut(u32) -> Fut,
-    Fut: Future<Output = Result<T, StoreError>>,
-{
-    let mut delay = Duration::from_millis(50);
-    for attempt in 1.. {
-        let result = tokio::select! {
-            result = op(attempt) => result,
-            () = give_up.cancelled() => break,
-        };
-        match result {
-            Ok(value) => {
-                if attempt > 1 {
-                    tracing::info!(run = %run, "stored {what} after {attempt} tries");
-                }
-                return Some(value);
-            }
-            Err(e) if e.is_unavailable() => {
-                if attempt == 1 {
-                    tracing::warn!(run = %run, error = %e, "storing {what} failed; retrying until the database answers");
-                }
-                tokio::select! {
-                    () = tokio::time::sleep(delay) => {}
-                    () = give_up.cancelled() => break,
-                }
-                delay = (delay * 2).min(RETRY_MAX);
-            }
-            Err(e) => {
-                tracing::error!(run = %run, error = %e, "storing {what} failed");
-                return None;
-            }
-        }
-    }
-    tracing::error!(run = %run, "gave up storing {what}: the server is stopping");
-    None
 }
 
 /// Per-node records from a run's events and recorded values.

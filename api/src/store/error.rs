@@ -5,7 +5,7 @@
 use sqlx::error::ErrorKind;
 
 /// Why a storage call failed.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// The thing asked for does not exist, e.g. "project `acme`".
     #[error("{what} not found")]

@@ -11,6 +11,7 @@
 use weft_editor_protocol::events::RunEvent;
 
 use super::error::{db, is_fk_violation, is_unique_violation};
+use super::journal::{INSERT_ROWS, placeholders};
 use super::{Result, Store, StoreError};
 
 /// The most events [`Store::events_after`] returns at once.
@@ -91,47 +92,52 @@ pub(super) async fn insert_events(
     events: &[RunEvent],
     context: &str,
 ) -> Result<()> {
+    let rows: Vec<(&str, &RunEvent)> = events.iter().map(|e| (run_id, e)).collect();
+    insert_event_rows(conn, &rows, context).await
+}
+
+/// Inserts `(run, event)` rows on `conn` (in the caller's transaction).
+pub(super) async fn insert_event_rows(
+    conn: &mut sqlx::AnyConnection,
+    rows: &[(&str, &RunEvent)],
+    context: &str,
+) -> Result<()> {
     // One statement per chunk of rows, not per event: each statement is a
     // round trip to the database (or to SQLite's worker thread).
-    for chunk in events.chunks(INSERT_ROWS) {
-        let mut sql = String::from(
-            "INSERT INTO weft_run_events (run_id, seq, event_type, ts_ms, body) VALUES ",
+    for chunk in rows.chunks(INSERT_ROWS) {
+        let sql = format!(
+            "INSERT INTO weft_run_events (run_id, seq, event_type, ts_ms, body) VALUES {}",
+            placeholders(chunk.len(), 5)
         );
-        for i in 0..chunk.len() {
-            let n = 5 * i;
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            sql.push_str(&format!(
-                "(${}, ${}, ${}, ${}, ${})",
-                n + 1,
-                n + 2,
-                n + 3,
-                n + 4,
-                n + 5
-            ));
-        }
         // Only placeholders are spliced in; the values are bound.
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for event in chunk {
+        for (run_id, event) in chunk {
             let body = serde_json::to_string(event).map_err(|e| {
                 StoreError::invalid(format!("event {} does not serialize: {e}", event.seq))
             })?;
             query = query
-                .bind(run_id)
+                .bind(*run_id)
                 .bind(to_i64(event.seq)?)
                 .bind(event.body.kind())
                 .bind(to_i64(event.ts_ms)?)
                 .bind(body);
         }
         query.execute(&mut *conn).await.map_err(|e| {
+            let (first, last) = (chunk[0], chunk[chunk.len() - 1]);
             if is_unique_violation(&e) {
-                let (first, last) = (chunk[0].seq, chunk[chunk.len() - 1].seq);
-                StoreError::conflict(format!(
-                    "events {first}..={last} of run `{run_id}` are (some of them) already stored"
-                ))
+                StoreError::conflict(if first.0 == last.0 {
+                    format!(
+                        "events {}..={} of run `{}` are (some of them) already stored",
+                        first.1.seq, last.1.seq, first.0
+                    )
+                } else {
+                    format!(
+                        "events of runs `{}`..`{}` are already stored",
+                        first.0, last.0
+                    )
+                })
             } else if is_fk_violation(&e) {
-                StoreError::not_found(format!("run `{run_id}`"))
+                StoreError::not_found(format!("run `{}`", first.0))
             } else {
                 db(context)(e)
             }
@@ -139,10 +145,6 @@ pub(super) async fn insert_events(
     }
     Ok(())
 }
-
-/// Rows per multi-row INSERT (5 values each: well within SQLite's and
-/// PostgreSQL's limits on bound parameters).
-const INSERT_ROWS: usize = 100;
 
 fn to_i64(n: u64) -> Result<i64> {
     i64::try_from(n).map_err(|_| StoreError::invalid(format!("{n} is too large to store")))

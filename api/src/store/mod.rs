@@ -37,6 +37,8 @@
 //!   `upsert_node_record`, `list_node_records`, `get_node_output`,
 //!   `recover_orphans(&instance)` (runs of stopped processes, in
 //!   [`instances`]).
+//! - Group commit ([`journal`]): `write_group(&[JournalOp])`, the
+//!   creations, events and ends of many runs in one transaction.
 //! - Run events ([`events`]): `append_events(run, &[RunEvent])`,
 //!   `events_after(run, after_seq, limit)`, `last_event_seq(run)`.
 //! - Retention ([`retention`]): `prune(project, flow, &RetentionPolicy)`,
@@ -61,6 +63,7 @@ pub mod error;
 pub mod events;
 pub mod flows;
 pub mod instances;
+pub mod journal;
 pub mod migrations;
 pub mod projects;
 pub mod retention;
@@ -85,6 +88,7 @@ pub use error::StoreError;
 pub use events::EVENTS_PAGE_MAX;
 pub use flows::{FlowInfo, FlowVersion, VersionSummary, canonical_json, content_hash};
 pub use instances::Instance;
+pub use journal::JournalOp;
 pub use projects::Project;
 pub use retention::RetentionPolicy;
 pub use routes::{LiveDocument, ROUTES_CHANNEL, StageDocuments, parse_notification};

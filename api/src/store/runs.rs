@@ -19,6 +19,7 @@ use sqlx::any::AnyRow;
 
 use super::error::{db, is_fk_violation, is_unique_violation};
 use super::flows::{Selector, find_version, flow_pk, validate_flow_name};
+use super::journal::{INSERT_ROWS, placeholders};
 use weft_editor_protocol::events::RunEvent;
 
 use super::{Result, Store, StoreError, json_text, now_ms, parse_json, parse_json_opt, project_id};
@@ -293,16 +294,29 @@ fn started(new: NewRun, version_id: Option<String>, version_number: Option<i64>,
     }
 }
 
+/// What [`Store::create_run`] refuses before asking the database.
+pub(super) fn check_new_run(new: &NewRun) -> Result<()> {
+    if new.id.is_empty() || new.id.len() > 128 {
+        return Err(StoreError::invalid("a run id must have 1 to 128 bytes"));
+    }
+    if new.trigger.is_empty() || new.trigger.len() > 32 {
+        return Err(StoreError::invalid("a run trigger must have 1 to 32 bytes"));
+    }
+    validate_flow_name(&new.flow)
+}
+
+/// What [`Store::finish_run_with`] refuses before asking the database.
+pub(super) fn check_finish(finish: &RunFinish) -> Result<()> {
+    if finish.status == RunStatus::Running {
+        return Err(StoreError::invalid("a run cannot finish as `running`"));
+    }
+    Ok(())
+}
+
 impl Store {
     /// Records a new run, `running`, started now.
     pub async fn create_run(&self, new: NewRun) -> Result<Run> {
-        if new.id.is_empty() || new.id.len() > 128 {
-            return Err(StoreError::invalid("a run id must have 1 to 128 bytes"));
-        }
-        if new.trigger.is_empty() || new.trigger.len() > 32 {
-            return Err(StoreError::invalid("a run trigger must have 1 to 32 bytes"));
-        }
-        validate_flow_name(&new.flow)?;
+        check_new_run(&new)?;
         let context = format!("creating run `{}`", new.id);
         // A stored version named by its id (published routes): one
         // statement. Anything it does not find takes the long way below,
@@ -422,15 +436,12 @@ impl Store {
         records: &[NodeRecord],
         finish: RunFinish,
     ) -> Result<()> {
-        if finish.status == RunStatus::Running {
-            return Err(StoreError::invalid("a run cannot finish as `running`"));
-        }
+        check_finish(&finish)?;
         let context = format!("finishing run `{id}`");
         let mut tx = self.begin(&context).await?;
         super::events::insert_events(&mut tx, id, events, &context).await?;
-        for record in records {
-            upsert_record(&mut tx, id, record).await?;
-        }
+        let records: Vec<(&str, &NodeRecord)> = records.iter().map(|r| (id, r)).collect();
+        upsert_records(&mut tx, &records, &context).await?;
         let done = sqlx::query(
             "UPDATE weft_runs SET status = $2, outputs = $3, error = $4, finished_at = $5, \
              duration_ms = $6 WHERE id = $1 AND status = 'running'",
@@ -504,7 +515,7 @@ impl Store {
         let context = format!("recording node `{}` of run `{run_id}`", record.node);
         let _turn = self.write_turn().await;
         let mut conn = self.pool.acquire().await.map_err(db(&context))?;
-        upsert_record(&mut conn, run_id, record).await
+        upsert_records(&mut conn, &[(run_id, record)], &context).await
     }
 
     /// The node records of run `run_id`, by start time then node id
@@ -550,45 +561,54 @@ impl Store {
     }
 }
 
-/// Stores (or replaces) the record of one node of run `run_id` on `conn`.
-async fn upsert_record(
+/// Stores (or replaces) the node records of `(run, record)` rows on
+/// `conn`, a run's node at most once.
+pub(super) async fn upsert_records(
     conn: &mut sqlx::AnyConnection,
-    run_id: &str,
-    record: &NodeRecord,
+    rows: &[(&str, &NodeRecord)],
+    context: &str,
 ) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO weft_run_nodes (run_id, node, status, attempts, started_at, \
-         duration_ms, inputs, outputs, error) \
-         VALUES ($1, $2, $3, $4, $5, CASE WHEN $10 = 1 THEN $6 ELSE NULL END, $7, $8, $9) \
-         ON CONFLICT (run_id, node) DO UPDATE SET status = excluded.status, \
-         attempts = excluded.attempts, started_at = excluded.started_at, \
-         duration_ms = excluded.duration_ms, inputs = excluded.inputs, \
-         outputs = excluded.outputs, error = excluded.error",
-    )
-    .bind(run_id)
-    .bind(&record.node)
-    .bind(record.status.as_str())
-    .bind(i64::from(record.attempts))
-    .bind(record.started_at)
-    // Never a NULL float: sqlx 0.9's `Any` binds `Option::<f64>::None`
-    // as a PostgreSQL `float4`, and the statement, cached with that
-    // type, then rejects a real `f64` on the same connection.
-    .bind(record.duration_ms.unwrap_or(0.0))
-    .bind(record.inputs.as_ref().map(json_text))
-    .bind(record.outputs.as_ref().map(json_text))
-    .bind(record.error.as_ref().map(json_text))
-    .bind(i64::from(record.duration_ms.is_some()))
-    .execute(&mut *conn)
-    .await
-    .map_err(|e| {
-        if is_fk_violation(&e) {
-            StoreError::not_found(format!("run `{run_id}`"))
-        } else {
-            db(format!(
-                "recording node `{}` of run `{run_id}`",
-                record.node
-            ))(e)
+    for chunk in rows.chunks(INSERT_ROWS) {
+        let sql = format!(
+            "INSERT INTO weft_run_nodes (run_id, node, status, attempts, started_at, \
+             duration_ms, inputs, outputs, error) \
+             SELECT r.column1, r.column2, r.column3, r.column4, r.column5, \
+             CASE WHEN r.column10 = 1 THEN r.column6 ELSE NULL END, \
+             r.column7, r.column8, r.column9 \
+             FROM (VALUES {}) AS r \
+             WHERE true \
+             ON CONFLICT (run_id, node) DO UPDATE SET status = excluded.status, \
+             attempts = excluded.attempts, started_at = excluded.started_at, \
+             duration_ms = excluded.duration_ms, inputs = excluded.inputs, \
+             outputs = excluded.outputs, error = excluded.error",
+            placeholders(chunk.len(), 10)
+        );
+        // Only placeholders are spliced in; the values are bound.
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (run_id, record) in chunk {
+            query = query
+                .bind(*run_id)
+                .bind(&record.node)
+                .bind(record.status.as_str())
+                .bind(i64::from(record.attempts))
+                .bind(record.started_at)
+                // Never a NULL float: sqlx 0.9's `Any` binds
+                // `Option::<f64>::None` as a PostgreSQL `float4`, and the
+                // statement, cached with that type, then rejects a real
+                // `f64` on the same connection.
+                .bind(record.duration_ms.unwrap_or(0.0))
+                .bind(record.inputs.as_ref().map(json_text))
+                .bind(record.outputs.as_ref().map(json_text))
+                .bind(record.error.as_ref().map(json_text))
+                .bind(i64::from(record.duration_ms.is_some()));
         }
-    })?;
+        query.execute(&mut *conn).await.map_err(|e| {
+            if is_fk_violation(&e) {
+                StoreError::not_found(format!("run `{}`", chunk[0].0))
+            } else {
+                db(context)(e)
+            }
+        })?;
+    }
     Ok(())
 }

@@ -7,12 +7,13 @@
 //!
 //! Layout: this file holds the harness ([`both!`]) and shared fixtures;
 //! `flows.rs` (projects, versions, publications), `runs.rs` (runs, node
-//! records, events, recovery, retention), `security.rs` (secrets, tokens,
+//! records, events, recovery, retention), `journal.rs` (group commit), `security.rs` (secrets, tokens,
 //! an unavailable database).
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 mod flows;
+mod journal;
 #[path = "../support/pg.rs"]
 mod pg;
 mod runs;
@@ -117,6 +118,7 @@ both!(
     runs::runs_of_stopped_processes_are_interrupted,
     runs::runs_by_version_id,
     runs::retention_by_count_and_age,
+    journal::group_commit_stores_runs_and_isolates_failures,
     security::secrets_are_encrypted_at_rest,
     security::tokens_are_hashed,
     security::api_keys_are_hashed_and_scoped,

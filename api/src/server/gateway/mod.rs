@@ -319,7 +319,7 @@ async fn run_route(
             project: project.to_string(),
             flow: record.flow.clone(),
             version: Some(record.version.clone()),
-            document: Value::clone(&document),
+            document: document.clone(),
             stage: Some(stage.to_string()),
             trigger: format!("http:{}", record.trigger),
             inputs,

@@ -1,6 +1,8 @@
 //! Runs over REST: start (wait for the outputs, or 202 with the run id),
 //! list, get with per-node records, cancel, events, full node outputs.
 
+use std::sync::Arc;
+
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
@@ -67,7 +69,7 @@ pub async fn start(
             project,
             flow,
             version: Some(version.id),
-            document: version.document,
+            document: Arc::new(version.document),
             stage: body.stage,
             trigger: "api".into(),
             inputs: body.inputs,

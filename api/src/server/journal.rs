@@ -1,0 +1,255 @@
+//! Storing run history: the server's journal (group commit) and the
+//! per-run event writer that feeds it.
+//!
+//! Every run-history write of the server goes through one [`Journal`]: a
+//! queue served by a few writer tasks (one on SQLite, which takes one
+//! writer at a time; [`PG_WRITERS`] on PostgreSQL). A writer takes what
+//! has queued up while it was busy, up to [`GROUP_MAX`] writes, and stores
+//! them in one transaction ([`Store::write_group`]). An idle server writes
+//! each run as it comes; a loaded one stores tens of runs per transaction,
+//! so the database's cost per run falls as the load rises. Each caller
+//! waits for its own write's result, as with a direct store call.
+//!
+//! [`persist`] retries a write while the database is unavailable;
+//! [`write_events`] stores a run's events while it runs (see there).
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+use weft_editor_protocol::events::RunEvent;
+
+use crate::store::{Backend, JournalOp, Store, StoreError};
+
+/// Writes stored per transaction at most.
+const GROUP_MAX: usize = 256;
+/// Writer tasks on PostgreSQL (each holds a connection while it writes).
+const PG_WRITERS: usize = 3;
+/// Events appended per write at most while a run runs.
+const WRITE_BATCH: usize = 256;
+/// How long a run's events may wait to be stored while it runs.
+const FLUSH_AFTER: Duration = Duration::from_millis(20);
+/// The longest pause between two tries of a write the database refused.
+const RETRY_MAX: Duration = Duration::from_secs(2);
+
+/// A write's result: on failure, the op comes back for a retry (unless
+/// it was lost with a writer torn down by a runtime's shutdown).
+type Reply = Result<(), (StoreError, Option<JournalOp>)>;
+
+struct Entry {
+    op: JournalOp,
+    reply: oneshot::Sender<Reply>,
+}
+
+/// The queue of run-history writes (cheap to clone).
+#[derive(Clone)]
+pub struct Journal {
+    inner: Arc<Shared>,
+}
+
+struct Shared {
+    store: Store,
+    queue: mpsc::UnboundedSender<Entry>,
+    waiting: Arc<Mutex<mpsc::UnboundedReceiver<Entry>>>,
+    /// Where the writers run; the caller's runtime when `None`.
+    runtime: Option<tokio::runtime::Handle>,
+    started: OnceLock<()>,
+}
+
+impl std::fmt::Debug for Journal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Journal").finish_non_exhaustive()
+    }
+}
+
+impl Journal {
+    /// A journal writing to `store`; its writers start with the first
+    /// write, on `runtime` (else on the writing task's runtime).
+    pub fn new(store: Store, runtime: Option<tokio::runtime::Handle>) -> Journal {
+        let (queue, waiting) = mpsc::unbounded_channel();
+        Journal {
+            inner: Arc::new(Shared {
+                store,
+                queue,
+                waiting: Arc::new(Mutex::new(waiting)),
+                runtime,
+                started: OnceLock::new(),
+            }),
+        }
+    }
+
+    /// Stores `op` (with whatever else is queued), giving the op back
+    /// with the error when it failed.
+    pub async fn write(&self, op: JournalOp) -> Reply {
+        self.start_writers();
+        let (reply, answer) = oneshot::channel();
+        if let Err(refused) = self.inner.queue.send(Entry { op, reply }) {
+            return Err((stopped(), Some(refused.0.op)));
+        }
+        match answer.await {
+            Ok(reply) => reply,
+            // A writer only drops a reply when its task is torn down (the
+            // runtime is shutting down); the op is lost with it.
+            Err(_) => Err((stopped(), None)),
+        }
+    }
+
+    fn start_writers(&self) {
+        self.inner.started.get_or_init(|| {
+            let writers = match self.inner.store.backend() {
+                Backend::Sqlite => 1,
+                Backend::Postgres => PG_WRITERS,
+            };
+            for _ in 0..writers {
+                let task = writer(self.inner.store.clone(), self.inner.waiting.clone());
+                match &self.inner.runtime {
+                    Some(rt) => drop(rt.spawn(task)),
+                    None => drop(tokio::spawn(task)),
+                }
+            }
+        });
+    }
+}
+
+fn stopped() -> StoreError {
+    StoreError::Unavailable {
+        message: "the run journal has stopped".into(),
+    }
+}
+
+/// One writer: takes the queue's first write and whatever else is
+/// waiting, stores them as one group, answers each; until every
+/// [`Journal`] is gone.
+async fn writer(store: Store, waiting: Arc<Mutex<mpsc::UnboundedReceiver<Entry>>>) {
+    loop {
+        let entries = {
+            let mut queue = waiting.lock().await;
+            let Some(first) = queue.recv().await else {
+                return;
+            };
+            let mut entries = vec![first];
+            while entries.len() < GROUP_MAX {
+                match queue.try_recv() {
+                    Ok(entry) => entries.push(entry),
+                    Err(_) => break,
+                }
+            }
+            entries
+        };
+        let (ops, replies): (Vec<JournalOp>, Vec<_>) =
+            entries.into_iter().map(|e| (e.op, e.reply)).unzip();
+        let results = store.write_group(&ops).await;
+        for ((op, reply), result) in ops.into_iter().zip(replies).zip(results) {
+            let _ = reply.send(result.map_err(|e| (e, Some(op))));
+        }
+    }
+}
+
+/// Stores `op` through `journal`, retrying while the database is
+/// unavailable (backoff up to [`RETRY_MAX`]) until it answers or
+/// `give_up` is cancelled. A conflict on a retry means an earlier try was
+/// committed and its answer lost: that counts as stored. False (logged)
+/// when it was not stored.
+pub async fn persist(
+    journal: &Journal,
+    give_up: &CancellationToken,
+    run: &str,
+    what: &str,
+    op: JournalOp,
+) -> bool {
+    let mut delay = Duration::from_millis(50);
+    let mut op = op;
+    for attempt in 1u32.. {
+        let result = tokio::select! {
+            result = journal.write(op) => result,
+            () = give_up.cancelled() => break,
+        };
+        match result {
+            Ok(()) => {
+                if attempt > 1 {
+                    tracing::info!(run = %run, "stored {what} after {attempt} tries");
+                }
+                return true;
+            }
+            Err((StoreError::Conflict { .. }, _)) if attempt > 1 => return true,
+            Err((e, Some(back))) if e.is_unavailable() => {
+                if attempt == 1 {
+                    tracing::warn!(run = %run, error = %e, "storing {what} failed; retrying until the database answers");
+                }
+                op = back;
+                tokio::select! {
+                    () = tokio::time::sleep(delay) => {}
+                    () = give_up.cancelled() => break,
+                }
+                delay = (delay * 2).min(RETRY_MAX);
+            }
+            Err((e, _)) => {
+                tracing::error!(run = %run, error = %e, "storing {what} failed");
+                return false;
+            }
+        }
+    }
+    tracing::error!(run = %run, "gave up storing {what}: the server is stopping");
+    false
+}
+
+/// What the writer hands back when the run is over: every event, whether
+/// all it wrote was stored, and the events it left for the run's last
+/// write.
+#[derive(Debug, Default)]
+pub struct Written {
+    pub all: Vec<Arc<RunEvent>>,
+    pub stored: bool,
+    pub pending: Vec<RunEvent>,
+}
+
+/// Stores a run's events while it runs: a batch at most every
+/// [`FLUSH_AFTER`] (or [`WRITE_BATCH`] events), so that a long run's
+/// events are in the database moments after they happen, while a short
+/// run's all wait for its end ([`JournalOp::Finish`]): one write for the
+/// whole run instead of one per burst of events.
+pub async fn write_events(
+    journal: Journal,
+    run: String,
+    mut rx: mpsc::UnboundedReceiver<Arc<RunEvent>>,
+    give_up: CancellationToken,
+) -> Written {
+    let mut out = Written {
+        stored: true,
+        ..Written::default()
+    };
+    let mut batch: Vec<RunEvent> = Vec::with_capacity(WRITE_BATCH);
+    while let Some(first) = rx.recv().await {
+        batch.push((*first).clone());
+        out.all.push(first);
+        let flush_at = tokio::time::Instant::now() + FLUSH_AFTER;
+        let mut closed = false;
+        while batch.len() < WRITE_BATCH {
+            match tokio::time::timeout_at(flush_at, rx.recv()).await {
+                Ok(Some(e)) => {
+                    batch.push((*e).clone());
+                    out.all.push(e);
+                }
+                Ok(None) => {
+                    closed = true;
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        if closed {
+            break;
+        }
+        if out.stored {
+            let op = JournalOp::Append {
+                run: run.clone(),
+                events: std::mem::take(&mut batch),
+            };
+            out.stored = persist(&journal, &give_up, &run, "run events", op).await;
+        }
+        batch.clear();
+    }
+    out.pending = batch;
+    out
+}

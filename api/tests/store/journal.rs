@@ -1,0 +1,137 @@
+//! Group commit ([`Store::write_group`]): many runs' writes in one
+//! transaction, and one bad write failing alone.
+
+use serde_json::json;
+use weft::store::*;
+
+use super::{Db, doc, draft_run, event, finished};
+
+fn by_id(id: &str, flow: &str, version: &str) -> NewRun {
+    NewRun {
+        version: Some(version.into()),
+        document: None,
+        ..draft_run(id, "p", flow)
+    }
+}
+
+fn record(node: &str, duration_ms: Option<f64>) -> NodeRecord {
+    NodeRecord {
+        node: node.into(),
+        status: NodeStatus::Succeeded,
+        attempts: 1,
+        started_at: Some(now_ms()),
+        duration_ms,
+        inputs: Some(json!({"name": "Ada"})),
+        outputs: Some(json!({"text": "Hi Ada"})),
+        error: None,
+    }
+}
+
+fn finish(run: &str, seqs: std::ops::RangeInclusive<u64>) -> JournalOp {
+    JournalOp::Finish {
+        run: run.into(),
+        events: seqs.map(|s| event(run, s)).collect(),
+        records: vec![record("greet", Some(0.5)), record("shout", None)],
+        finish: finished(RunStatus::Succeeded),
+    }
+}
+
+/// A group of creations, appends and ends stores each as the single-run
+/// calls would; a group with bad ops among good ones fails only the bad
+/// ones, each with the error it would get alone.
+pub async fn group_commit_stores_runs_and_isolates_failures(db: Db) {
+    let s = &db.store;
+    s.create_project("p", None).await.unwrap();
+    let (v1, _) = s.save_version("p", "f", &doc("f", "one")).await.unwrap();
+
+    // Creations of 40 runs (a draft among them) in one group.
+    let mut creates: Vec<JournalOp> = (0..40)
+        .map(|i| JournalOp::Create(by_id(&format!("g-{i}"), "f", &v1.id)))
+        .collect();
+    creates.push(JournalOp::Create(draft_run("g-draft", "p", "f")));
+    let results = s.write_group(&creates).await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    let run = s.get_run("g-7").await.unwrap();
+    assert_eq!(run.status, RunStatus::Running);
+    assert_eq!(
+        (run.version_id.as_deref(), run.version_number, run.stage),
+        (Some(v1.id.as_str()), Some(1), None)
+    );
+    assert_eq!(run.inputs, json!({"name": "Ada"}));
+    assert!(s.get_run("g-draft").await.unwrap().draft);
+
+    // Appends and ends of every run in one group.
+    let mut ops: Vec<JournalOp> = (0..20)
+        .map(|i| {
+            let run = format!("g-{i}");
+            JournalOp::Append {
+                events: (1..=3).map(|seq| event(&run, seq)).collect(),
+                run,
+            }
+        })
+        .collect();
+    ops.extend((20..40).map(|i| finish(&format!("g-{i}"), 1..=4)));
+    let results = s.write_group(&ops).await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    assert_eq!(s.last_event_seq("g-3").await.unwrap(), 3);
+    assert_eq!(s.get_run("g-3").await.unwrap().status, RunStatus::Running);
+    let done = s.get_run("g-33").await.unwrap();
+    assert_eq!(done.status, RunStatus::Succeeded);
+    assert_eq!(done.outputs, Some(json!({"greeting": "Hi Ada"})));
+    assert_eq!(done.duration_ms, Some(1.5));
+    assert_eq!(s.events_after("g-33", 0, 100).await.unwrap().len(), 4);
+    let records = s.list_node_records("g-33").await.unwrap();
+    assert_eq!(records.len(), 2, "{records:?}");
+    let shout = records.iter().find(|r| r.node == "shout").unwrap();
+    assert_eq!(
+        (shout.duration_ms, shout.status),
+        (None, NodeStatus::Succeeded)
+    );
+    let greet = records.iter().find(|r| r.node == "greet").unwrap();
+    assert_eq!(greet.duration_ms, Some(0.5));
+    assert_eq!(greet.outputs, Some(json!({"text": "Hi Ada"})));
+
+    // Bad ops among good ones: a missing version, a taken id, an event
+    // stored already, a run finished already, an unknown run.
+    let mixed = vec![
+        JournalOp::Create(by_id("m-ok", "f", &v1.id)),
+        JournalOp::Create(by_id("m-missing", "f", "v9-deadbeef")),
+        JournalOp::Create(by_id("g-0", "f", &v1.id)),
+        finish("g-0", 3..=5),
+        finish("g-25", 5..=5),
+        finish("g-1", 4..=6),
+        JournalOp::Append {
+            run: "nobody".into(),
+            events: vec![event("nobody", 1)],
+        },
+    ];
+    let results = s.write_group(&mixed).await;
+    let kinds: Vec<&str> = results
+        .iter()
+        .map(|r| match r {
+            Ok(()) => "ok",
+            Err(StoreError::NotFound { .. }) => "not_found",
+            Err(StoreError::Conflict { .. }) => "conflict",
+            Err(_) => "other",
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "ok",
+            "not_found",
+            "conflict",
+            "conflict",
+            "conflict",
+            "ok",
+            "not_found"
+        ],
+        "{results:?}"
+    );
+    assert_eq!(s.get_run("m-ok").await.unwrap().status, RunStatus::Running);
+    assert_eq!(s.get_run("g-1").await.unwrap().status, RunStatus::Succeeded);
+    assert_eq!(s.last_event_seq("g-1").await.unwrap(), 6);
+    // The refused end of g-0 left nothing behind.
+    assert_eq!(s.last_event_seq("g-0").await.unwrap(), 3);
+    assert_eq!(s.get_run("g-0").await.unwrap().status, RunStatus::Running);
+}
