@@ -146,6 +146,7 @@ pub enum PathError {
     TooManySegments { max: usize },
     #[error("path segment {segment} is empty (`//`)")]
     EmptySegment { segment: usize },
+    /// `text` is the segment as sent, clipped by `shown`.
     #[error(
         "path segment {segment} is `{text}`: `.` and `..` segments are not accepted, also not between `%2F`s"
     )]
@@ -171,6 +172,11 @@ pub enum PatternErrorKind {
     EmptySegment,
     #[error("`.` and `..` are not allowed as segments")]
     DotSegment,
+    #[error(
+        "the segment decodes to `{decoded}`, with a `.` or `..` between `%2F`s: \
+         request paths holding one are refused, so the route could never match"
+    )]
+    DotBetweenSlashes { decoded: String },
     #[error("`{}` is not allowed in a path segment (percent-encode it)", .ch.escape_default())]
     InvalidChar { ch: char },
     #[error("invalid percent-escape (`%` takes two hex digits)")]

@@ -14,9 +14,12 @@
 //!   path fallback.
 //! - [`pattern`]: the route pattern language (`/users/{id:int}`,
 //!   `{code:regex([A-Z]{3})}`, `{*rest}`), its parser with located errors,
-//!   specificity and shape.
-//! - [`table`]: [`Route`], [`RouteTable::build`] (every conflict at once)
-//!   and [`RouteTable::lookup`] (found, 405 with `Allow`, 404).
+//!   specificity, shape, and the overlap of typed segments behind
+//!   conflicts.
+//! - [`table`]: [`Route`], [`RouteTable::build`] (every conflict at once;
+//!   [`RouteTable::build_with`] serves typed overlaps published before
+//!   they counted) and [`RouteTable::lookup`] (found, 405 with `Allow`,
+//!   404).
 //! - `trie` (private): the segment trie with backtracking behind lookups.
 //! - [`path`]: request paths: segments, percent-decoding, limits.
 //! - [`params`]: captured values ([`ParamValue`]: text, `i64`, UUID).
@@ -65,4 +68,4 @@ pub use store::{
     RouteRecord, RouteStore, RouteStoreError, StageKey, StageRoutes, StoreFuture, document_records,
     stage_table,
 };
-pub use table::{Conflict, Lookup, Route, RouteRef, RouteTable};
+pub use table::{Conflict, ConflictKind, ConflictPolicy, Lookup, Route, RouteRef, RouteTable};

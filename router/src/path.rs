@@ -104,7 +104,7 @@ pub fn split_path(path: &str) -> Result<Vec<Cow<'_, str>>, PathError> {
         if decoded.split('/').any(|part| part == "." || part == "..") {
             return Err(PathError::DotSegment {
                 segment,
-                text: raw.to_string(),
+                text: crate::error::shown(raw),
             });
         }
         segments.push(decoded);
@@ -156,6 +156,13 @@ mod tests {
             Err(PathError::TooManySegments { .. })
         ));
         assert!(split_path(&"/a".repeat(64)).is_ok());
+        // The segment is quoted clipped, like all client text.
+        let long = format!("/f/{}%2F..", "x".repeat(5000));
+        let e = split_path(&long).unwrap_err();
+        assert!(matches!(e, PathError::DotSegment { segment: 2, .. }), "{e}");
+        let message = e.to_string();
+        assert!(message.len() < 300, "{} bytes: {message}", message.len());
+        assert!(message.contains("xxx…`"), "{message}");
         assert!(matches!(
             split_path(&format!("/{}", "a".repeat(MAX_PATH_LEN))),
             Err(PathError::TooLong { .. })

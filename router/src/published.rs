@@ -132,4 +132,29 @@ mod tests {
         );
         assert!(publish_conflicts("g", &get, &live).is_empty());
     }
+
+    #[test]
+    fn typed_segments_sharing_a_text_conflict_across_flows() {
+        let ids = doc(
+            "ids",
+            serde_json::json!([{"kind": "http", "id": "by-id", "methods": ["GET"], "path": "/a/{id:int}"}]),
+        );
+        let live = vec![("ids".to_string(), ids)];
+        let codes = doc(
+            "codes",
+            serde_json::json!([{"kind": "http", "id": "by-code", "methods": ["GET"], "path": "/a/{code:regex([0-9]+)}"}]),
+        );
+        let conflicts = publish_conflicts("codes", &codes, &live);
+        assert_eq!(conflicts.len(), 1, "{conflicts:?}");
+        assert_eq!(
+            conflicts[0].to_string(),
+            "route `by-code` of flow `codes` (/a/{code:regex([0-9]+)}) conflicts with \
+             route `by-id` of flow `ids` (/a/{id:int}): both answer GET on the same paths"
+        );
+        let names = doc(
+            "names",
+            serde_json::json!([{"kind": "http", "methods": ["GET"], "path": "/a/{name:regex([a-z]+)}"}]),
+        );
+        assert!(publish_conflicts("names", &names, &live).is_empty());
+    }
 }

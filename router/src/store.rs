@@ -4,7 +4,8 @@
 //! flow version it runs ([`RouteRecord`]), plus the stage's **routes
 //! version**, a counter every publish and unpublish on the stage bumps
 //! ([`StageRoutes`]). Routers build a [`crate::RouteTable`] from the records
-//! ([`stage_table`]) and keep it in a [`crate::RouteCache`] stamped with
+//! ([`stage_table`], which still serves routes published before typed
+//! overlaps were a conflict) and keep it in a [`crate::RouteCache`] stamped with
 //! that version; [`crate::RouteCache::revalidate`] asks the store for the
 //! current versions of the stages held ([`RouteStore::versions`]) and drops
 //! the tables that are out of date.
@@ -26,7 +27,7 @@ use weft_editor_protocol::trigger::{HttpTrigger, Trigger};
 use crate::method::{Method, Methods};
 use crate::pattern::Pattern;
 use crate::published::FlowRoute;
-use crate::table::{Conflict, Route, RouteTable};
+use crate::table::{Conflict, ConflictPolicy, Route, RouteTable};
 
 /// A future returned by a [`RouteStore`].
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, RouteStoreError>> + Send + 'a>>;
@@ -168,8 +169,12 @@ pub(crate) fn parse_route(http: &HttpTrigger) -> Result<(Methods, Pattern), Stri
 }
 
 /// The table of a stage's records. Records that do not parse are left out
-/// and described in the second list; conflicting routes (which publishing
-/// refuses, so only a stage written around it has them) fail the build.
+/// and described in the second list. Publishing refuses conflicts, so a
+/// stage holds some only if written around it, or if published before
+/// typed segments sharing a text counted as one: routes of the same shape
+/// fail the build (every conflict is returned), typed overlaps are served
+/// in the fixed typed order and listed by [`RouteTable::overlaps`] for the
+/// caller to report ([`ConflictPolicy::TolerateTypedOverlaps`]).
 pub fn stage_table(
     records: Vec<RouteRecord>,
 ) -> (Result<RouteTable<RouteRecord>, Vec<Conflict>>, Vec<String>) {
@@ -181,7 +186,8 @@ pub fn stage_table(
             Err(e) => skipped.push(e),
         }
     }
-    (RouteTable::build(routes), skipped)
+    let table = RouteTable::build_with(routes, ConflictPolicy::TolerateTypedOverlaps);
+    (table, skipped)
 }
 
 #[cfg(test)]
@@ -217,5 +223,77 @@ mod tests {
         };
         assert_eq!(route.target.version, "v1");
         assert_eq!(route.target.flow_route().trigger, "http-0");
+    }
+
+    /// The records of flow `flow` (version `v1`), one GET trigger per path.
+    fn get_records(flow: &str, paths: &[&str]) -> Vec<RouteRecord> {
+        let triggers: Vec<serde_json::Value> = paths
+            .iter()
+            .map(|path| serde_json::json!({"kind": "http", "methods": ["GET"], "path": path}))
+            .collect();
+        let doc: FlowDocument = serde_json::from_value(serde_json::json!({
+            "weft": 1, "name": flow, "nodes": [], "triggers": triggers
+        }))
+        .unwrap();
+        document_records(flow, "v1", &doc)
+    }
+
+    #[test]
+    fn typed_overlaps_published_before_are_served_same_shapes_are_not() {
+        // Published when only same-shape routes conflicted.
+        let mut records = get_records("codes", &["/a/{c:regex([0-9]+)}"]);
+        records.extend(get_records("ids", &["/a/{id:int}"]));
+        let (table, skipped) = stage_table(records.clone());
+        assert!(skipped.is_empty(), "{skipped:?}");
+        let table = table.unwrap();
+        let [overlap] = table.overlaps() else {
+            panic!("{:?}", table.overlaps());
+        };
+        assert_eq!(overlap.kind, crate::ConflictKind::TypedOverlap);
+        assert_eq!(
+            (&*overlap.first.flow, &*overlap.second.flow),
+            ("codes", "ids")
+        );
+        // The fixed typed order: `int` first.
+        let Lookup::Found { route, params } = table.lookup(Method::Get, "/a/5").unwrap() else {
+            panic!("no match");
+        };
+        assert_eq!(route.target.flow, "ids");
+        assert_eq!(params.get("id"), Some(&crate::ParamValue::Int(5)));
+        let Lookup::Found { route, .. } = table
+            .lookup(Method::Get, "/a/99999999999999999999")
+            .unwrap()
+        else {
+            panic!("no match");
+        };
+        assert_eq!(route.target.flow, "codes");
+        // Publishing stays strict.
+        assert!(
+            RouteTable::build(
+                records
+                    .clone()
+                    .into_iter()
+                    .map(|r| r.into_route().unwrap())
+                    .collect()
+            )
+            .is_err()
+        );
+
+        // A same-shape duplicate still fails, and every conflict is named.
+        records.extend(get_records("more-ids", &["/a/{n:int}"]));
+        let (table, _) = stage_table(records);
+        let conflicts = table.unwrap_err();
+        let kinds: Vec<_> = conflicts
+            .iter()
+            .map(|c| (c.first.flow.as_str(), c.second.flow.as_str(), c.kind))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                ("codes", "ids", crate::ConflictKind::TypedOverlap),
+                ("codes", "more-ids", crate::ConflictKind::TypedOverlap),
+                ("ids", "more-ids", crate::ConflictKind::SameShape),
+            ]
+        );
     }
 }

@@ -15,7 +15,9 @@
 //!   stage=… path=… via=…` or `error: MESSAGE`.
 //! - `table`: start a new route list; `route ID FLOW METHODS PATTERN` adds
 //!   one (METHODS `GET,POST` or `*`); `build` builds the table → `ok N
-//!   routes` or one `conflict: …` line per conflict.
+//!   routes` or one `conflict (same shape | typed overlap): …` line per
+//!   conflict; `build serving` builds it as routers do (typed overlaps
+//!   tolerated, one `tolerated: …` line each after `ok`).
 //! - `request METHOD PATH`: look up in the last built table → `found ID
 //!   PARAMS`, `405 allow: …`, `404` or `400 MESSAGE`.
 //!
@@ -33,8 +35,8 @@ use std::path::{Path, PathBuf};
 use line_diff::line_diff;
 
 use weft_router::{
-    HostConfig, HostResolver, Lookup, Method, Methods, ParamValue, Pattern, Route, RouteTable,
-    Segment, pattern::ParamKind,
+    ConflictKind, ConflictPolicy, HostConfig, HostResolver, Lookup, Method, Methods, ParamValue,
+    Pattern, Route, RouteTable, Segment, pattern::ParamKind,
 };
 
 fn golden_dir() -> PathBuf {
@@ -164,17 +166,35 @@ impl State {
                     Err(e) => vec![format!("error: {e}")],
                 }
             }
-            "build" => match RouteTable::build(std::mem::take(&mut self.routes)) {
-                Ok(table) => {
-                    let n = table.routes().len();
-                    self.table = Some(table);
-                    vec![format!("ok {n} routes")]
+            "build" => {
+                let policy = match rest.trim() {
+                    "" => ConflictPolicy::RefuseAll,
+                    "serving" => ConflictPolicy::TolerateTypedOverlaps,
+                    other => panic!("`build {other}`: expected `build` or `build serving`"),
+                };
+                match RouteTable::build_with(std::mem::take(&mut self.routes), policy) {
+                    Ok(table) => {
+                        let n = table.routes().len();
+                        let mut out = vec![format!("ok {n} routes")];
+                        out.extend(table.overlaps().iter().map(|c| format!("tolerated: {c}")));
+                        self.table = Some(table);
+                        out
+                    }
+                    Err(conflicts) => {
+                        self.table = None;
+                        conflicts
+                            .iter()
+                            .map(|c| {
+                                let kind = match c.kind {
+                                    ConflictKind::SameShape => "same shape",
+                                    ConflictKind::TypedOverlap => "typed overlap",
+                                };
+                                format!("conflict ({kind}): {c}")
+                            })
+                            .collect()
+                    }
                 }
-                Err(conflicts) => {
-                    self.table = None;
-                    conflicts.iter().map(|c| format!("conflict: {c}")).collect()
-                }
-            },
+            }
             "request" => {
                 let (method, rest) = arg(rest);
                 let method: Method = method.parse().expect("a known method");

@@ -183,7 +183,9 @@ fn check_pattern(source: &str, pattern: &Pattern, paths: &[&str], methods: Metho
         return;
     };
     // Sample values can make a path the router refuses (too long, or a
-    // static `a%2F..` that no request can match); nothing to look up then.
+    // regex value from the input such as `a/..`, which becomes `a%2F..`);
+    // nothing to look up then. Statics cannot: the parser refuses
+    // `a%2F..` in a pattern.
     if split_path(&path).is_err() {
         return;
     }

@@ -19,19 +19,28 @@
 //! that is not balanced is written `\}` / `\{`. Names are ASCII letters,
 //! digits and `_`, not starting with a digit, unique within a pattern.
 //! Static text may use `%XX` escapes, and any character but ASCII
-//! controls, space and `` "#<>?[\]^`{|} ``.
+//! controls, space and `` "#<>?[\]^`{|} ``. A static segment that no
+//! request path could hold is refused: `.` or `..`, also escaped (`%2e`),
+//! and one with a `.` or `..` between `%2F`s (`a%2F..`), see
+//! [`crate::path`].
 //!
-//! ## Specificity and shape
+//! ## Specificity, shape and overlap
 //! Per segment: static, then typed (`int`, `uuid`, `regex`), then plain
 //! parameter, then wildcard ([`Specificity`]). Two patterns have the same *shape*
 //! ([`Pattern::shape`]) when they match exactly the same paths: same
 //! statics, same types (regexes compared by source) and parameters in the
-//! same places; names do not count. See [`crate::table`] for how these
-//! decide matches and conflicts.
+//! same places; names do not count. Patterns of different shapes can still
+//! *overlap*: some path matches both with the same specificity at every
+//! segment (`/a/{id:int}` and `/a/{code:regex([0-9]+)}`). See
+//! [`crate::table`] for how these decide matches and conflicts.
 //!
-//! The types are here; the parser (and the process-wide cache of compiled
-//! regex constraints) is in `parser`.
+//! The types are here; the parser is in `parser`, the process-wide cache
+//! of compiled regex constraints in `interned`, the overlap test behind
+//! conflicts in `overlap`, with typed segments as automata in `language`.
 
+mod interned;
+mod language;
+pub(crate) mod overlap;
 mod parser;
 
 use std::fmt;

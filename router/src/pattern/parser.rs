@@ -1,12 +1,13 @@
 //! The route pattern parser: text → [`Pattern`], or a [`PatternError`]
 //! naming the segment, the column (in characters) and what is wrong.
-//! Regex constraints are compiled here, once per source per process.
+//! Regex constraints are compiled here, once per source while it stays in
+//! the process-wide cache (`interned`).
 
-use std::collections::HashMap;
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::Arc;
 
 use regex::{Regex, RegexBuilder};
 
+use super::interned::REGEXES;
 use super::{ParamKind, Pattern, RegexConstraint, Segment, static_char_ok};
 use crate::error::{PatternError, PatternErrorKind as Kind, shown};
 use crate::path::{DecodeError, MAX_PATH_LEN, MAX_SEGMENTS, percent_decode};
@@ -14,22 +15,15 @@ use crate::path::{DecodeError, MAX_PATH_LEN, MAX_SEGMENTS, percent_decode};
 /// The longest parameter name, in bytes.
 const MAX_NAME_LEN: usize = 64;
 /// The compiled size limit of one regex constraint, in bytes.
-const REGEX_SIZE_LIMIT: usize = 256 * 1024;
-/// How many compiled regexes [`REGEXES`] keeps.
-const MAX_INTERNED_REGEXES: usize = 4096;
+pub(super) const REGEX_SIZE_LIMIT: usize = 256 * 1024;
 
-/// Compiled regex constraints by source, shared by every pattern (and
-/// every table) using the same one: compiled once, one set of match caches
-/// (a [`Regex`]'s clone would get its own). Kept for the life of the
-/// process; the first [`MAX_INTERNED_REGEXES`] sources only.
-static REGEXES: LazyLock<Mutex<HashMap<String, Arc<Regex>>>> = LazyLock::new(Default::default);
-
-/// The anchored regex for constraint `source`, from [`REGEXES`] if there.
+/// The anchored regex for constraint `source`, from [`REGEXES`] if there,
+/// else compiled and interned.
 fn compile_regex(source: &str) -> Result<Arc<Regex>, regex::Error> {
-    if let Ok(interned) = REGEXES.lock()
+    if let Ok(mut interned) = REGEXES.lock()
         && let Some(regex) = interned.get(source)
     {
-        return Ok(regex.clone());
+        return Ok(regex);
     }
     let regex = Arc::new(
         RegexBuilder::new(&format!("^(?:{source})$"))
@@ -41,12 +35,10 @@ fn compile_regex(source: &str) -> Result<Arc<Regex>, regex::Error> {
     RegexBuilder::new(source)
         .size_limit(REGEX_SIZE_LIMIT)
         .build()?;
-    if let Ok(mut interned) = REGEXES.lock()
-        && interned.len() < MAX_INTERNED_REGEXES
-    {
-        interned.insert(source.to_string(), regex.clone());
-    }
-    Ok(regex)
+    Ok(match REGEXES.lock() {
+        Ok(mut interned) => interned.intern(source, regex),
+        Err(_) => regex,
+    })
 }
 
 fn name_ok(name: &str) -> bool {
@@ -172,6 +164,12 @@ impl<'t> Parser<'t> {
         if decoded == "." || decoded == ".." {
             return Err(self.error(start, Kind::DotSegment));
         }
+        // Request paths holding `a%2F..` are refused (`crate::path`), so a
+        // route with it could never match.
+        if let Some(at) = dot_between_slashes(&self.chars[start..i]) {
+            let decoded = shown(&decoded);
+            return Err(self.error(start + at, Kind::DotBetweenSlashes { decoded }));
+        }
         self.segments.push(Segment::Static(decoded.into_owned()));
         Ok(i)
     }
@@ -284,6 +282,37 @@ impl<'t> Parser<'t> {
     }
 }
 
+/// Where (a character index into `raw`, a static segment that decodes) the
+/// first part between `%2F`s that decodes to `.` or `..` starts.
+fn dot_between_slashes(raw: &[char]) -> Option<usize> {
+    let escape = |at: usize, hex: [char; 2]| {
+        raw.get(at + 1..at + 3).is_some_and(|pair| {
+            pair.iter()
+                .zip(hex)
+                .all(|(c, h)| c.eq_ignore_ascii_case(&h))
+        })
+    };
+    // The start of the current part and its dots; `None` once it holds
+    // something else.
+    let (mut part, mut dots) = (0, Some(0));
+    let mut i = 0;
+    while i < raw.len() {
+        let width = if raw[i] == '%' { 3 } else { 1 };
+        if raw[i] == '%' && escape(i, ['2', 'F']) {
+            if let Some(1 | 2) = dots {
+                return Some(part);
+            }
+            (part, dots) = (i + width, Some(0));
+        } else if raw[i] == '.' || (raw[i] == '%' && escape(i, ['2', 'E'])) {
+            dots = dots.map(|n| n + 1);
+        } else {
+            dots = None;
+        }
+        i += width;
+    }
+    matches!(dots, Some(1 | 2)).then_some(part)
+}
+
 /// The one-line gist of a regex error (the parser's own message spans
 /// several lines, with a caret under the pattern).
 fn regex_error(error: &regex::Error) -> String {
@@ -364,6 +393,52 @@ mod tests {
             assert!(matches!(e.kind, Kind::InvalidRegex { .. }), "{text}: {e}");
         }
         assert!(Pattern::parse("/{x:regex((a)|(b))}").is_ok());
+    }
+
+    #[test]
+    fn dots_between_escaped_slashes_are_refused() {
+        for (text, segment, column) in [
+            ("/a%2F..", 1, 6),
+            ("/x/a%2f.%2Fb", 2, 8),
+            ("/..%2Fa", 1, 2),
+            ("/a%2F%2e%2E", 1, 6),
+            ("/a%2F%2Fb%2F.", 1, 13),
+        ] {
+            let e = Pattern::parse(text).unwrap_err();
+            assert!(matches!(e.kind, Kind::DotBetweenSlashes { .. }), "{e}");
+            assert_eq!((e.segment, e.column), (segment, column), "{e}");
+            // No request path could hold that segment.
+            assert!(crate::path::split_path(text).is_err(), "{text}");
+        }
+        let e = Pattern::parse("/a%2F..").unwrap_err();
+        assert!(e.to_string().contains("decodes to `a/..`"), "{e}");
+        for text in [
+            "/a%2F...",
+            "/a%2F.b",
+            "/a%2F",
+            "/%2F",
+            "/a%2F%2Fb",
+            "/..a",
+            "/a...",
+        ] {
+            let pattern = Pattern::parse(text).unwrap();
+            let canonical = pattern.to_string();
+            assert!(crate::path::split_path(&canonical).is_ok(), "{canonical}");
+        }
+    }
+
+    #[test]
+    fn patterns_share_an_interned_regex() {
+        let regex = |text: &str| match &Pattern::parse(text).unwrap().segments()[0] {
+            Segment::Param {
+                kind: ParamKind::Regex(r),
+                ..
+            } => r.regex.clone(),
+            other => panic!("not a regex: {other:?}"),
+        };
+        let first = regex("/{a:regex(interned_[0-9]+)}");
+        let second = regex("/{b:regex(interned_[0-9]+)}");
+        assert!(Arc::ptr_eq(&first, &second));
     }
 
     #[test]

@@ -13,7 +13,9 @@
 //!   default) id;
 //! - `route_conflict`: two HTTP triggers of the flow that no request could
 //!   tell apart (`weft_router::RouteTable::build` over the flow's own
-//!   triggers: same pattern shape, overlapping methods).
+//!   triggers: overlapping methods, and patterns of the same shape or
+//!   whose typed segments could accept a common text, such as
+//!   `/a/{id:int}` and `/a/{c:regex([0-9]+)}`).
 
 use std::collections::HashMap;
 

@@ -59,6 +59,11 @@ impl Gateway {
             tracing::error!(?conflicts, "conflicting routes on {project}/{stage}");
             ApiError::internal("the stage's routes conflict; republish to fix")
         })?;
+        // Typed overlaps published before they counted as conflicts: served
+        // in the fixed typed order, reported once per table built.
+        for c in table.overlaps() {
+            tracing::warn!("overlapping routes on {project}/{stage}, served in typed order: {c}");
+        }
         Ok(self.cache.put(project, stage, live.version, table))
     }
 
