@@ -107,7 +107,7 @@ pub(super) async fn insert_event_rows(
     for chunk in rows.chunks(INSERT_ROWS) {
         let sql = format!(
             "INSERT INTO weft_run_events (run_id, seq, event_type, ts_ms, body) VALUES {}",
-            placeholders(chunk.len(), 5)
+            placeholders(conn, chunk.len(), 5)
         );
         // Only placeholders are spliced in; the values are bound.
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));

@@ -581,7 +581,7 @@ pub(super) async fn upsert_records(
              attempts = excluded.attempts, started_at = excluded.started_at, \
              duration_ms = excluded.duration_ms, inputs = excluded.inputs, \
              outputs = excluded.outputs, error = excluded.error",
-            placeholders(chunk.len(), 10)
+            placeholders(conn, chunk.len(), 10)
         );
         // Only placeholders are spliced in; the values are bound.
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
