@@ -108,6 +108,17 @@ pub struct ServerArgs {
     /// The AWS region; default: the AWS configuration's (`AWS_REGION`).
     #[arg(long = "aws-region", value_name = "REGION")]
     pub aws_region: Option<String>,
+    /// How often `weft serve` brings a DynamoDB route store up to date
+    /// with the publications (repairing a publish that could not reach it),
+    /// in seconds.
+    #[arg(
+        long = "route-reconcile-secs",
+        value_name = "SECS",
+        default_value_t = 60,
+        env = "WEFT_ROUTE_RECONCILE_SECS",
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub route_reconcile_secs: u64,
     #[command(flatten)]
     pub nodes: NodeOptions,
 }
@@ -181,6 +192,7 @@ impl ServerArgs {
     pub fn config(&self) -> ServerConfig {
         ServerConfig {
             drain: Duration::from_secs(self.drain_secs),
+            route_reconcile: Duration::from_secs(self.route_reconcile_secs),
             hosts: weft_router::HostConfig {
                 base_domains: self.base_domains.clone(),
                 custom_domains: Vec::new(),

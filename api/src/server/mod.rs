@@ -66,6 +66,9 @@ pub struct ServerConfig {
     pub retention: RetentionPolicy,
     /// Which hosts serve published flows ([`gateway`]).
     pub hosts: weft_router::HostConfig,
+    /// How often a mirror route store (DynamoDB) is brought up to date with
+    /// the publications ([`gateway::Gateway::reconcile`]).
+    pub route_reconcile: Duration,
 }
 
 impl Default for ServerConfig {
@@ -78,6 +81,7 @@ impl Default for ServerConfig {
             max_body_bytes: 4 << 20,
             drain: Duration::from_secs(30),
             retention: RetentionPolicy::default(),
+            route_reconcile: Duration::from_secs(60),
             hosts: weft_router::HostConfig {
                 base_domains: vec!["localhost".into()],
                 ..weft_router::HostConfig::default()
@@ -248,6 +252,32 @@ pub async fn serve(
                 }
                 if let Err(e) = store.recover_orphans(&instance).await {
                     tracing::warn!(error = %e, "recovering runs of stopped processes");
+                }
+            }
+        });
+    }
+    // A mirror route store (DynamoDB) that missed a publish (it was
+    // unreachable then) is repaired by the next pass, not only at the next
+    // start or publish of that stage. Only a server that publishes does it.
+    if state.api && state.gateway.is_mirrored() {
+        let (gateway, store, stop, period) = (
+            state.gateway.clone(),
+            state.store.clone(),
+            state.closing.clone(),
+            state.config.route_reconcile,
+        );
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(period);
+            every.tick().await;
+            loop {
+                tokio::select! {
+                    _ = every.tick() => {}
+                    () = stop.cancelled() => break,
+                }
+                match gateway.reconcile(&store).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(stages = n, "route store brought up to date"),
+                    Err(e) => tracing::warn!(error = %e, "reconciling the route store"),
                 }
             }
         });

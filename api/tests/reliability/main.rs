@@ -120,10 +120,10 @@ async fn a_replica_runs_its_own_runs_sqlite() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_restart_reconciles_the_dynamodb_table() {
+async fn the_dynamodb_table_is_reconciled() {
     with_db(
         Backend::Postgres,
-        replicas::a_restart_reconciles_the_dynamodb_table,
+        replicas::the_dynamodb_table_is_reconciled,
     )
     .await;
 }

@@ -116,6 +116,12 @@ impl Gateway {
     pub fn route_store(&self) -> &'static str {
         self.routes.kind()
     }
+
+    /// Whether publishes are mirrored to another route store (DynamoDB),
+    /// which [`Gateway::reconcile`] brings up to date.
+    pub fn is_mirrored(&self) -> bool {
+        self.routes.is_mirror()
+    }
 }
 
 const API_PREFIXES: &[&str] = &["/v1/", "/healthz", "/readyz", "/metrics"];
