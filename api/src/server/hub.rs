@@ -98,6 +98,15 @@ impl LiveRun {
         log[start..].iter().take(limit).cloned().collect()
     }
 
+    /// Every event with `seq > after`.
+    pub fn events_since(&self, after: u64) -> Vec<Arc<RunEvent>> {
+        let Ok(log) = self.log.lock() else {
+            return Vec::new();
+        };
+        let start = usize::try_from(after).unwrap_or(usize::MAX).min(log.len());
+        log[start..].iter().map(|l| l.event.clone()).collect()
+    }
+
     pub fn head(&self) -> Head {
         *self.head.borrow()
     }

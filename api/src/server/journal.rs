@@ -11,23 +11,23 @@
 //! waits for its own write's result, as with a direct store call.
 //!
 //! [`persist`] retries a write while the database is unavailable;
-//! [`write_events`] stores a run's events while it runs (see there).
+//! [`Flusher`] stores a long run's events while it runs (see there).
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use weft_editor_protocol::events::RunEvent;
 
+use super::hub::LiveRun;
 use crate::store::{Backend, JournalOp, Store, StoreError};
 
 /// Writes stored per transaction at most.
 const GROUP_MAX: usize = 256;
 /// Writer tasks on PostgreSQL (each holds a connection while it writes).
 const PG_WRITERS: usize = 3;
-/// Events appended per write at most while a run runs.
-const WRITE_BATCH: usize = 256;
 /// How long a run's events may wait to be stored while it runs.
 const FLUSH_AFTER: Duration = Duration::from_millis(20);
 /// The longest pause between two tries of a write the database refused.
@@ -194,62 +194,93 @@ pub async fn persist(
     false
 }
 
-/// What the writer hands back when the run is over: every event, whether
-/// all it wrote was stored, and the events it left for the run's last
-/// write.
-#[derive(Debug, Default)]
-pub struct Written {
-    pub all: Vec<Arc<RunEvent>>,
-    pub stored: bool,
-    pub pending: Vec<RunEvent>,
+/// Stores a running run's events while it runs: every [`FLUSH_AFTER`],
+/// what its log in the hub holds beyond what was stored, in a write of its
+/// own (a task, so that a slow database never holds the run up; one at a
+/// time, in order). A run shorter than that writes nothing until its end
+/// ([`JournalOp::Finish`] takes the rest): one write for the whole run.
+/// Nothing here runs per event.
+pub struct Flusher {
+    journal: Journal,
+    give_up: CancellationToken,
+    live: Arc<LiveRun>,
+    /// The last `seq` handed to a write.
+    taken: u64,
+    /// The write in flight, if any: whether everything so far was stored.
+    writing: Option<JoinHandle<bool>>,
+    /// False once a write failed: later events are not stored (the run
+    /// stays `running` until a sweep marks it interrupted).
+    stored: bool,
+    next: tokio::time::Instant,
 }
 
-/// Stores a run's events while it runs: a batch at most every
-/// [`FLUSH_AFTER`] (or [`WRITE_BATCH`] events), so that a long run's
-/// events are in the database moments after they happen, while a short
-/// run's all wait for its end ([`JournalOp::Finish`]): one write for the
-/// whole run instead of one per burst of events.
-pub async fn write_events(
-    journal: Journal,
-    run: String,
-    mut rx: mpsc::UnboundedReceiver<Arc<RunEvent>>,
-    give_up: CancellationToken,
-) -> Written {
-    let mut out = Written {
-        stored: true,
-        ..Written::default()
-    };
-    let mut batch: Vec<RunEvent> = Vec::with_capacity(WRITE_BATCH);
-    while let Some(first) = rx.recv().await {
-        batch.push((*first).clone());
-        out.all.push(first);
-        let flush_at = tokio::time::Instant::now() + FLUSH_AFTER;
-        let mut closed = false;
-        while batch.len() < WRITE_BATCH {
-            match tokio::time::timeout_at(flush_at, rx.recv()).await {
-                Ok(Some(e)) => {
-                    batch.push((*e).clone());
-                    out.all.push(e);
-                }
-                Ok(None) => {
-                    closed = true;
-                    break;
-                }
-                Err(_) => break,
+impl std::fmt::Debug for Flusher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Flusher")
+            .field("run", &self.live.id)
+            .field("taken", &self.taken)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Flusher {
+    pub fn new(journal: Journal, give_up: CancellationToken, live: Arc<LiveRun>) -> Flusher {
+        Flusher {
+            journal,
+            give_up,
+            live,
+            taken: 0,
+            writing: None,
+            stored: true,
+            next: tokio::time::Instant::now() + FLUSH_AFTER,
+        }
+    }
+
+    /// The run's log.
+    pub fn live(&self) -> &Arc<LiveRun> {
+        &self.live
+    }
+
+    /// Resolves when the next write is due.
+    pub async fn due(&self) {
+        tokio::time::sleep_until(self.next).await;
+    }
+
+    /// Starts a write of the events logged since the last one (after the
+    /// one in flight, if any).
+    pub fn flush(&mut self) {
+        self.next = tokio::time::Instant::now() + FLUSH_AFTER;
+        let events = self.live.events_since(self.taken);
+        let Some(last) = events.last() else {
+            return;
+        };
+        self.taken = last.seq;
+        let before = self.writing.take();
+        let (journal, give_up, run) = (
+            self.journal.clone(),
+            self.give_up.clone(),
+            self.live.id.clone(),
+        );
+        self.writing = Some(tokio::spawn(async move {
+            if let Some(before) = before
+                && !before.await.unwrap_or(false)
+            {
+                return false;
             }
-        }
-        if closed {
-            break;
-        }
-        if out.stored {
             let op = JournalOp::Append {
                 run: run.clone(),
-                events: std::mem::take(&mut batch),
+                events,
             };
-            out.stored = persist(&journal, &give_up, &run, "run events", op).await;
-        }
-        batch.clear();
+            persist(&journal, &give_up, &run, "run events", op).await
+        }));
     }
-    out.pending = batch;
-    out
+
+    /// Once the run has ended: whether every event written so far is
+    /// stored, and the events still to store (the rest of the log).
+    pub async fn finish(mut self) -> (bool, Vec<Arc<RunEvent>>) {
+        if let Some(writing) = self.writing.take() {
+            self.stored = writing.await.unwrap_or(false);
+        }
+        (self.stored, self.live.events_since(self.taken))
+    }
 }

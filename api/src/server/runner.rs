@@ -1,12 +1,12 @@
 //! Starting, following, cancelling and draining runs.
 //!
 //! [`Runner::start`] records the run (`running`), registers it with the
-//! [`Hub`] and spawns it. Its events go two ways from the executor's sink,
-//! neither of which can block the run: into the hub's in-memory log (for
-//! websocket subscribers) and through an unbounded channel to a writer task
-//! that appends them to the store in batches. When the run ends, the writer
-//! is flushed, and its last events, node records (full values) and end are
-//! stored in one write: a finished run always has all its events and
+//! [`Hub`] and spawns it. Its events go from the executor's sink into the
+//! hub's in-memory log, which never blocks the run: websocket subscribers
+//! read it, and so does the store: a run that lasts longer than a few
+//! milliseconds has its events stored while it runs ([`Flusher`]), and when
+//! it ends its last events, node records (full values) and end are stored
+//! in one write: a finished run always has all its events and
 //! records, and a run cut off by a crash stays `running` until the next
 //! start marks it `failed: interrupted`. Every one of these writes goes
 //! through the server's [`Journal`], which stores the writes of many runs
@@ -33,7 +33,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use weft_editor_protocol::events::{EventBody, RunEvent};
@@ -44,7 +44,7 @@ use weft_runtime::{Engine, EngineError, EventSink, RunOptions, RunOutcome};
 
 use super::error::ApiError;
 use super::hub::{Hub, LiveRun};
-use super::journal::{Journal, Written, persist, write_events};
+use super::journal::{Flusher, Journal, persist};
 use super::metrics::Metrics;
 use crate::store::{
     Instance, JournalOp, NewRun, NodeRecord, NodeStatus, RetentionPolicy, RunFinish, Store,
@@ -271,11 +271,7 @@ impl Runner {
         if let Ok(mut cancels) = self.inner.cancels.lock() {
             cancels.insert(id.clone(), cancel.clone());
         }
-        let (writer_tx, writer_rx) = mpsc::unbounded_channel();
-        let sink = Arc::new(ServerSink {
-            live: live.clone(),
-            writer: writer_tx,
-        });
+        let sink = Arc::new(ServerSink { live: live.clone() });
         let mut opts = RunOptions::new(id.clone(), sink);
         opts.cancel = cancel;
         opts.preview_limit = self.inner.preview_limit;
@@ -287,23 +283,22 @@ impl Runner {
         let inner = self.inner.clone();
         let run_id = id.clone();
         let (project, flow) = (request.project.clone(), request.flow.clone());
-        let writer = self.spawn(write_events(
-            inner.journal.clone(),
-            run_id.clone(),
-            writer_rx,
-            inner.give_up.clone(),
-        ));
+        let mut flusher = Flusher::new(inner.journal.clone(), inner.give_up.clone(), live.clone());
         self.inner.metrics.run_started();
         self.spawn(async move {
             let started = Instant::now();
-            let outcome = inner.engine.run(plan, request.inputs, opts).await;
-            // The sink (and its sender) is gone with the run: the writer
-            // drains what is left and stops.
-            let Written {
-                all: events,
-                stored,
-                pending,
-            } = writer.await.unwrap_or_default();
+            let run = inner.engine.run(plan, request.inputs, opts);
+            tokio::pin!(run);
+            // A long run's events are stored while it runs.
+            let outcome = loop {
+                tokio::select! {
+                    biased;
+                    outcome = &mut run => break outcome,
+                    () = flusher.due() => flusher.flush(),
+                }
+            };
+            let events = flusher.live().events_since(0);
+            let (stored, pending) = flusher.finish().await;
             let records = node_records(&events, &outcome.nodes);
             inner
                 .metrics
@@ -435,18 +430,14 @@ impl Runner {
     }
 }
 
-/// The executor's sink: the hub's log and the store writer.
+/// The executor's sink: the hub's log (which the store's writes read).
 struct ServerSink {
     live: Arc<LiveRun>,
-    writer: mpsc::UnboundedSender<Arc<RunEvent>>,
 }
 
 impl EventSink for ServerSink {
     fn send(&self, event: RunEvent) {
-        let event = Arc::new(event);
-        self.live.push(event.clone());
-        // The writer only stops after the sink is dropped.
-        let _ = self.writer.send(event);
+        self.live.push(Arc::new(event));
     }
 }
 

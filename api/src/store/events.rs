@@ -8,6 +8,8 @@
 //! [`Store::events_after`] returns them in that order, so a client that
 //! last saw `seq = n` asks for `after_seq = n` and misses nothing.
 
+use std::borrow::Borrow;
+
 use weft_editor_protocol::events::RunEvent;
 
 use super::error::{db, is_fk_violation, is_unique_violation};
@@ -20,12 +22,17 @@ pub const EVENTS_PAGE_MAX: u32 = 10_000;
 impl Store {
     /// Appends `events` (all of run `run_id`, in increasing `seq` order) in
     /// one transaction.
-    pub async fn append_events(&self, run_id: &str, events: &[RunEvent]) -> Result<()> {
+    pub async fn append_events<E: Borrow<RunEvent>>(
+        &self,
+        run_id: &str,
+        events: &[E],
+    ) -> Result<()> {
         if events.is_empty() {
             return Ok(());
         }
         let mut previous = 0u64;
         for event in events {
+            let event: &RunEvent = event.borrow();
             if event.run != run_id {
                 return Err(StoreError::invalid(format!(
                     "event {} belongs to run `{}`, not `{run_id}`",
@@ -86,13 +93,13 @@ impl Store {
 
 /// Inserts `events` of run `run_id` on `conn` (in the caller's
 /// transaction).
-pub(super) async fn insert_events(
+pub(super) async fn insert_events<E: Borrow<RunEvent>>(
     conn: &mut sqlx::AnyConnection,
     run_id: &str,
-    events: &[RunEvent],
+    events: &[E],
     context: &str,
 ) -> Result<()> {
-    let rows: Vec<(&str, &RunEvent)> = events.iter().map(|e| (run_id, e)).collect();
+    let rows: Vec<(&str, &RunEvent)> = events.iter().map(|e| (run_id, e.borrow())).collect();
     insert_event_rows(conn, &rows, context).await
 }
 

@@ -18,6 +18,8 @@
 //! [`Store::finish_run_with`]): one bad op never fails the others, and
 //! each gets the error it would have got alone.
 
+use std::sync::Arc;
+
 use weft_editor_protocol::events::RunEvent;
 
 use super::error::db;
@@ -32,11 +34,14 @@ pub enum JournalOp {
     /// [`Store::create_run`].
     Create(NewRun),
     /// [`Store::append_events`].
-    Append { run: String, events: Vec<RunEvent> },
+    Append {
+        run: String,
+        events: Vec<Arc<RunEvent>>,
+    },
     /// [`Store::finish_run_with`].
     Finish {
         run: String,
-        events: Vec<RunEvent>,
+        events: Vec<Arc<RunEvent>>,
         records: Vec<NodeRecord>,
         finish: RunFinish,
     },
@@ -126,7 +131,7 @@ impl Store {
             match op {
                 JournalOp::Create(new) => creates.push(new),
                 JournalOp::Append { run, events: more } => {
-                    events.extend(more.iter().map(|e| (run.as_str(), e)));
+                    events.extend(more.iter().map(|e| (run.as_str(), &**e)));
                 }
                 JournalOp::Finish {
                     run,
@@ -134,7 +139,7 @@ impl Store {
                     records: recs,
                     finish,
                 } => {
-                    events.extend(more.iter().map(|e| (run.as_str(), e)));
+                    events.extend(more.iter().map(|e| (run.as_str(), &**e)));
                     records.extend(recs.iter().map(|r| (run.as_str(), r)));
                     finishes.push((run.as_str(), finish));
                 }
@@ -186,7 +191,7 @@ fn groupable(op: &JournalOp) -> bool {
 }
 
 /// `events` all belong to `run`, numbered upwards from 1 on.
-fn events_in_order(run: &str, events: &[RunEvent]) -> bool {
+fn events_in_order(run: &str, events: &[Arc<RunEvent>]) -> bool {
     let mut previous = 0;
     events.iter().all(|e| {
         let ok = e.run == run && e.seq > previous;

@@ -422,17 +422,17 @@ impl Store {
     /// Records how run `id` ended. [`StoreError::Conflict`] if it has
     /// already finished (e.g. marked interrupted).
     pub async fn finish_run(&self, id: &str, finish: RunFinish) -> Result<()> {
-        self.finish_run_with(id, &[], &[], finish).await
+        self.finish_run_with::<RunEvent>(id, &[], &[], finish).await
     }
 
     /// Stores the last events and the node records of run `id` and how it
     /// ended, in one transaction: what a run's end costs the database.
     /// [`StoreError::Conflict`] if it has already finished, or if one of
     /// the events is already stored (nothing is written then).
-    pub async fn finish_run_with(
+    pub async fn finish_run_with<E: std::borrow::Borrow<RunEvent>>(
         &self,
         id: &str,
-        events: &[RunEvent],
+        events: &[E],
         records: &[NodeRecord],
         finish: RunFinish,
     ) -> Result<()> {

@@ -1,6 +1,8 @@
 //! Group commit ([`Store::write_group`]): many runs' writes in one
 //! transaction, and one bad write failing alone.
 
+use std::sync::Arc;
+
 use serde_json::json;
 use weft::store::*;
 
@@ -30,7 +32,7 @@ fn record(node: &str, duration_ms: Option<f64>) -> NodeRecord {
 fn finish(run: &str, seqs: std::ops::RangeInclusive<u64>) -> JournalOp {
     JournalOp::Finish {
         run: run.into(),
-        events: seqs.map(|s| event(run, s)).collect(),
+        events: seqs.map(|s| Arc::new(event(run, s))).collect(),
         records: vec![record("greet", Some(0.5)), record("shout", None)],
         finish: finished(RunStatus::Succeeded),
     }
@@ -65,7 +67,7 @@ pub async fn group_commit_stores_runs_and_isolates_failures(db: Db) {
         .map(|i| {
             let run = format!("g-{i}");
             JournalOp::Append {
-                events: (1..=3).map(|seq| event(&run, seq)).collect(),
+                events: (1..=3).map(|seq| Arc::new(event(&run, seq))).collect(),
                 run,
             }
         })
@@ -102,7 +104,7 @@ pub async fn group_commit_stores_runs_and_isolates_failures(db: Db) {
         finish("g-1", 4..=6),
         JournalOp::Append {
             run: "nobody".into(),
-            events: vec![event("nobody", 1)],
+            events: vec![Arc::new(event("nobody", 1))],
         },
     ];
     let results = s.write_group(&mixed).await;
