@@ -59,10 +59,6 @@ use weft_runtime::capabilities::{Provider, Providers, Services};
 use weft_runtime::host::HostConfig;
 use weft_runtime::{Engine, EngineConfig};
 
-/// The `weft` binary's allocator, so the figures are the server's.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 type Res<T> = Result<T, Box<dyn Error + Send + Sync>>;
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 

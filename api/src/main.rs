@@ -14,12 +14,6 @@ mod cli;
 
 use std::process::ExitCode;
 
-/// mimalloc rather than glibc's malloc: a loaded server allocates and frees
-/// small buffers on every request from several threads, where glibc spent
-/// 15-20 % of the CPU (BENCHMARKS.md section 11).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use clap::{Parser, Subcommand};
 
 /// Weft: typed AI workflows, every node a sandboxed WebAssembly component.
