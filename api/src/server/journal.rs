@@ -22,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 use weft_editor_protocol::events::RunEvent;
 
 use super::hub::LiveRun;
+use super::metrics::Metrics;
 use crate::store::{Backend, JournalOp, Store, StoreError};
 
 /// Writes stored per transaction at most.
@@ -50,6 +51,7 @@ pub struct Journal {
 
 struct Shared {
     store: Store,
+    metrics: Arc<Metrics>,
     queue: mpsc::UnboundedSender<Entry>,
     waiting: Arc<Mutex<mpsc::UnboundedReceiver<Entry>>>,
     /// Where the writers run; the caller's runtime when `None`.
@@ -66,11 +68,16 @@ impl std::fmt::Debug for Journal {
 impl Journal {
     /// A journal writing to `store`; its writers start with the first
     /// write, on `runtime` (else on the writing task's runtime).
-    pub fn new(store: Store, runtime: Option<tokio::runtime::Handle>) -> Journal {
+    pub fn new(
+        store: Store,
+        metrics: Arc<Metrics>,
+        runtime: Option<tokio::runtime::Handle>,
+    ) -> Journal {
         let (queue, waiting) = mpsc::unbounded_channel();
         Journal {
             inner: Arc::new(Shared {
                 store,
+                metrics,
                 queue,
                 waiting: Arc::new(Mutex::new(waiting)),
                 runtime,
@@ -102,7 +109,11 @@ impl Journal {
                 Backend::Postgres => PG_WRITERS,
             };
             for _ in 0..writers {
-                let task = writer(self.inner.store.clone(), self.inner.waiting.clone());
+                let task = writer(
+                    self.inner.store.clone(),
+                    self.inner.metrics.clone(),
+                    self.inner.waiting.clone(),
+                );
                 match &self.inner.runtime {
                     Some(rt) => drop(rt.spawn(task)),
                     None => drop(tokio::spawn(task)),
@@ -121,7 +132,11 @@ fn stopped() -> StoreError {
 /// One writer: takes the queue's first write and whatever else is
 /// waiting, stores them as one group, answers each; until every
 /// [`Journal`] is gone.
-async fn writer(store: Store, waiting: Arc<Mutex<mpsc::UnboundedReceiver<Entry>>>) {
+async fn writer(
+    store: Store,
+    metrics: Arc<Metrics>,
+    waiting: Arc<Mutex<mpsc::UnboundedReceiver<Entry>>>,
+) {
     loop {
         let entries = {
             let mut queue = waiting.lock().await;
@@ -140,6 +155,8 @@ async fn writer(store: Store, waiting: Arc<Mutex<mpsc::UnboundedReceiver<Entry>>
         let (ops, replies): (Vec<JournalOp>, Vec<_>) =
             entries.into_iter().map(|e| (e.op, e.reply)).unzip();
         let results = store.write_group(&ops).await;
+        let failed = results.iter().filter(|r| r.is_err()).count();
+        metrics.history_group(results.len(), failed);
         for ((op, reply), result) in ops.into_iter().zip(replies).zip(results) {
             let _ = reply.send(result.map_err(|e| (e, Some(op))));
         }

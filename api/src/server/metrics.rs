@@ -60,6 +60,9 @@ pub struct Metrics {
     node_seconds: Histogram,
     ws_connections: AtomicU64,
     ws_lagged: AtomicU64,
+    history_groups: AtomicU64,
+    history_writes: AtomicU64,
+    history_failed: AtomicU64,
 }
 
 impl Metrics {
@@ -102,6 +105,16 @@ impl Metrics {
         self.ws_lagged.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// One group of run-history writes stored ([`super::journal`]):
+    /// `writes` of them, `failed` of which the database refused.
+    pub fn history_group(&self, writes: usize, failed: usize) {
+        self.history_groups.fetch_add(1, Ordering::Relaxed);
+        self.history_writes
+            .fetch_add(writes as u64, Ordering::Relaxed);
+        self.history_failed
+            .fetch_add(failed as u64, Ordering::Relaxed);
+    }
+
     /// The Prometheus text format; `running` is sampled by the caller.
     pub fn render(&self, running: usize) -> String {
         let mut out = String::with_capacity(2048);
@@ -138,6 +151,23 @@ impl Metrics {
         );
         out.push_str("# HELP weft_editor_lagged_total Subscriptions dropped for a slow client.\n# TYPE weft_editor_lagged_total counter\n");
         let _ = writeln!(out, "weft_editor_lagged_total {}", load(&self.ws_lagged));
+        out.push_str("# HELP weft_history_transactions_total Transactions of run-history writes (group commit: writes / transactions is the group size).\n# TYPE weft_history_transactions_total counter\n");
+        let _ = writeln!(
+            out,
+            "weft_history_transactions_total {}",
+            load(&self.history_groups)
+        );
+        out.push_str("# HELP weft_history_writes_total Run-history writes (run starts, event batches, run ends), by result.\n# TYPE weft_history_writes_total counter\n");
+        let failed = load(&self.history_failed);
+        let stored = load(&self.history_writes).saturating_sub(failed);
+        let _ = writeln!(
+            out,
+            "weft_history_writes_total{{result=\"stored\"}} {stored}"
+        );
+        let _ = writeln!(
+            out,
+            "weft_history_writes_total{{result=\"failed\"}} {failed}"
+        );
         out
     }
 }

@@ -127,7 +127,7 @@ impl Runner {
         Runner {
             inner: Arc::new(Inner {
                 engine,
-                journal: Journal::new(store.clone(), runtime.clone()),
+                journal: Journal::new(store.clone(), metrics.clone(), runtime.clone()),
                 store,
                 hub,
                 metrics,

@@ -388,6 +388,22 @@ pub async fn runs_sync_async_and_history(bed: Bed) {
         text.contains("weft_runs_finished_total{status=\"cancelled\"} 1"),
         "{text}"
     );
+    // Every run's start and end went through the history journal, none
+    // refused; a transaction carries one write or more.
+    let value = |name: &str| -> u64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in {text}"))
+    };
+    let stored = value("weft_history_writes_total{result=\"stored\"}");
+    let transactions = value("weft_history_transactions_total");
+    assert!(stored >= 4, "{text}");
+    assert!((1..=stored).contains(&transactions), "{text}");
+    assert_eq!(
+        value("weft_history_writes_total{result=\"failed\"}"),
+        0,
+        "{text}"
+    );
 }
 
 pub async fn secrets_are_write_only(bed: Bed) {
