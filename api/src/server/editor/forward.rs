@@ -69,6 +69,10 @@ pub(super) async fn forward_run(app: AppState, run: String, after: u64, out: Out
             if watch.changed().await.is_err() {
                 return;
             }
+            // A run's events come in bursts (a node's end, the next one's
+            // start): let the burst finish and take it in one pass rather
+            // than wake once per event.
+            tokio::task::yield_now().await;
         }
     }
     // Not in memory: the stored events.

@@ -129,6 +129,11 @@ impl Session {
                     Some(out) = events_rx.recv() => (out, true),
                     else => break,
                 };
+                // Let the other forwarders of this connection queue what
+                // they have too: one flush (one write) for all of it.
+                if is_event {
+                    tokio::task::yield_now().await;
+                }
                 // This message and whatever else is already queued, then
                 // one flush.
                 let mut fed = 0;
