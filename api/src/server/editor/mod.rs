@@ -51,6 +51,7 @@ use axum::extract::State;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::http::HeaderMap;
 use axum::response::Response;
+use futures_util::stream::FuturesUnordered;
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -420,7 +421,10 @@ impl Session {
         tokio::spawn(forward_run(app, run, after, out))
     }
 
-    /// Starts forwarders for new runs matching a flow or project topic.
+    /// Forwards new runs matching a flow or project topic: each run's
+    /// forwarder is a future polled by this one task (not a task of its
+    /// own), so a run seen by many connections costs no task spawns and
+    /// no extra wake-up hops.
     fn follow(
         &self,
         topic: Topic,
@@ -431,13 +435,16 @@ impl Session {
         let control = self.control.clone();
         let generations = self.generations.clone();
         tokio::spawn(async move {
-            // Dropped (and so aborting every child) with this task.
-            let mut children = tokio::task::JoinSet::new();
+            // Dropped (and so every forwarder with it) with this task.
+            let mut forwarders = FuturesUnordered::new();
             loop {
-                let live = match started.recv().await {
-                    Ok(s) => s.0,
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
-                    Err(_) => break,
+                let live = tokio::select! {
+                    got = started.recv() => match got {
+                        Ok(s) => s.0,
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                        Err(_) => break,
+                    },
+                    Some(()) = forwarders.next(), if !forwarders.is_empty() => continue,
                 };
                 let matches = match &topic {
                     Topic::Flow { project, flow } => &live.project == project && &live.flow == flow,
@@ -445,13 +452,12 @@ impl Session {
                     Topic::Run { .. } => false,
                 };
                 if matches {
-                    while children.try_join_next().is_some() {}
                     let out = Outlet {
                         events: events.clone(),
                         control: control.clone(),
                         generation: generations.fetch_add(1, Ordering::Relaxed),
                     };
-                    children.spawn(forward_run(app.clone(), live.id.clone(), 0, out));
+                    forwarders.push(forward_run(app.clone(), live.id.clone(), 0, out));
                 }
             }
         })
