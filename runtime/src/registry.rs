@@ -75,10 +75,14 @@ impl Registry {
     /// A registry with the built-in nodes.
     pub async fn with_builtins(host: Arc<Host>) -> Result<Registry, RegistryError> {
         let mut registry = Registry::empty(host);
-        for (name, bytes) in embedded::BUILTIN_COMPONENTS {
-            registry
-                .add(&format!("built-in {name}"), bytes, NodeSource::Builtin)
+        // Hashed at build time: with a warm cache the bytes are never read.
+        let hashes = embedded::BUILTIN_HASHES.iter().map(|h| Some(*h));
+        for ((name, bytes), hash) in embedded::BUILTIN_COMPONENTS.iter().zip(hashes) {
+            let component = registry
+                .host
+                .load_hashed(&format!("built-in {name}"), bytes, hash)
                 .await?;
+            registry.register(component, NodeSource::Builtin)?;
         }
         Ok(registry)
     }
@@ -129,7 +133,18 @@ impl Registry {
         bytes: &[u8],
         source: NodeSource,
     ) -> Result<Arc<LoadedComponent>, RegistryError> {
-        let component = Arc::new(self.host.load(name, bytes).await?);
+        let component = self.host.load(name, bytes).await?;
+        self.register(component, source)
+    }
+
+    /// Adds a loaded component.
+    fn register(
+        &mut self,
+        component: LoadedComponent,
+        source: NodeSource,
+    ) -> Result<Arc<LoadedComponent>, RegistryError> {
+        let component = Arc::new(component);
+        let name = component.source_name.clone();
         let versions = self
             .types
             .entry(component.info.type_name.clone())
@@ -141,7 +156,7 @@ impl Registry {
             return Err(RegistryError::Duplicate {
                 type_name: component.info.type_name.clone(),
                 version: component.info.version.clone(),
-                new: name.to_string(),
+                new: name,
                 existing: existing.component.source_name.clone(),
             });
         }
@@ -227,5 +242,32 @@ impl Registry {
             });
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sha2::{Digest, Sha256};
+
+    use super::embedded;
+
+    /// The build-time hashes (the cache keys) are those of the embedded
+    /// bytes: a mismatch would load another component's compiled code.
+    #[test]
+    fn builtin_hashes_are_the_bytes_hashes() {
+        assert_eq!(
+            embedded::BUILTIN_HASHES.len(),
+            embedded::BUILTIN_COMPONENTS.len()
+        );
+        for ((name, bytes), hash) in embedded::BUILTIN_COMPONENTS
+            .iter()
+            .zip(embedded::BUILTIN_HASHES)
+        {
+            let actual: String = Sha256::digest(bytes)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            assert_eq!(&actual, hash, "built-in {name}");
+        }
     }
 }

@@ -49,14 +49,19 @@ fn engine_key(engine: &Engine) -> String {
     hex(&h.0.finalize()[..8])
 }
 
-/// Returns the component, the hex SHA-256 of its bytes, and where it came from.
+/// Returns the component, the hex SHA-256 of its bytes (`known`, when the
+/// caller has it: then a hit never reads `bytes`), and where it came from.
 pub(super) fn compile_cached(
     engine: &Engine,
     cache_dir: Option<&Path>,
     name: &str,
     bytes: &[u8],
+    known: Option<&str>,
 ) -> Result<(Component, String, CacheOutcome), HostError> {
-    let content_hash = hex(&Sha256::digest(bytes));
+    let content_hash = match known {
+        Some(hash) => hash.to_string(),
+        None => hex(&Sha256::digest(bytes)),
+    };
     let invalid = |e: wasmtime::Error| HostError::InvalidComponent {
         name: name.to_string(),
         message: super::one_line(&e),

@@ -205,8 +205,20 @@ impl Host {
         name: &str,
         bytes: &[u8],
     ) -> Result<LoadedComponent, HostError> {
+        self.load_hashed(name, bytes, None).await
+    }
+
+    /// [`Host::load`] of bytes whose hex SHA-256 is already known (`hash`;
+    /// hashed here when `None`): a cache hit then never reads `bytes`.
+    pub async fn load_hashed(
+        self: &Arc<Self>,
+        name: &str,
+        bytes: &[u8],
+        hash: Option<&str>,
+    ) -> Result<LoadedComponent, HostError> {
+        let cache_dir = self.config.cache_dir.as_deref();
         let (component, hash, outcome) =
-            cache::compile_cached(&self.engine, self.config.cache_dir.as_deref(), name, bytes)?;
+            cache::compile_cached(&self.engine, cache_dir, name, bytes, hash)?;
         LoadedComponent::link(self.clone(), name, component, hash, outcome).await
     }
 
