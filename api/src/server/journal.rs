@@ -253,11 +253,6 @@ impl Flusher {
         }
     }
 
-    /// The run's log.
-    pub fn live(&self) -> &Arc<LiveRun> {
-        &self.live
-    }
-
     /// Resolves when the next write is due.
     pub async fn due(&self) {
         tokio::time::sleep_until(self.next).await;
@@ -293,11 +288,14 @@ impl Flusher {
     }
 
     /// Once the run has ended: whether every event written so far is
-    /// stored, and the events still to store (the rest of the log).
-    pub async fn finish(mut self) -> (bool, Vec<Arc<RunEvent>>) {
+    /// stored, all of the run's events, and where in them those still to
+    /// store begin.
+    pub async fn finish(mut self) -> (bool, Vec<Arc<RunEvent>>, usize) {
         if let Some(writing) = self.writing.take() {
             self.stored = writing.await.unwrap_or(false);
         }
-        (self.stored, self.live.events_since(self.taken))
+        let all = self.live.events_since(0);
+        let pending = all.partition_point(|e| e.seq <= self.taken);
+        (self.stored, all, pending)
     }
 }

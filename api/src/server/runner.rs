@@ -46,6 +46,7 @@ use super::error::ApiError;
 use super::hub::{Hub, LiveRun};
 use super::journal::{Flusher, Journal, persist};
 use super::metrics::Metrics;
+use crate::store::flows::Selector;
 use crate::store::{
     Instance, JournalOp, NewRun, NodeRecord, NodeStatus, RetentionPolicy, RunFinish, Store,
     content_hash,
@@ -180,7 +181,7 @@ impl Runner {
     /// on every run would cost more than the lookup), else by content.
     async fn plan_of(&self, request: &RunRequest) -> Result<Arc<Plan>, ApiError> {
         match &request.version {
-            Some(version) if version.starts_with('v') => {
+            Some(version) if matches!(Selector::parse(version), Selector::Id(_)) => {
                 let key = format!("{}\0{}\0{version}", request.project, request.flow);
                 self.plan_keyed(key, &request.document).await
             }
@@ -297,9 +298,9 @@ impl Runner {
                     () = flusher.due() => flusher.flush(),
                 }
             };
-            let events = flusher.live().events_since(0);
-            let (stored, pending) = flusher.finish().await;
+            let (stored, mut events, pending) = flusher.finish().await;
             let records = node_records(&events, &outcome.nodes);
+            let pending = events.split_off(pending);
             inner
                 .metrics
                 .run_finished(&outcome, &records, started.elapsed());
