@@ -74,6 +74,11 @@ PG_SYSTEM_USER="pgserver"
 MOTO_VENV="$CACHE/moto-venv"
 MOTO_PORT="${WEFT_TEST_MOTO_PORT:-5005}"
 MOTO_URL="http://127.0.0.1:$MOTO_PORT"
+# moto runs through tests/testbeds/moto_serial.py (one request at a time, so
+# that its DynamoDB transactions are isolated as the real service's are),
+# from a copy under $RUN so that a changed wrapper restarts it.
+MOTO_SOURCE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/testbeds/moto_serial.py"
+MOTO_SCRIPT="$RUN/moto_serial.py"
 MOTO_PIDFILE="$RUN/moto.pid"
 MOTO_LOG="$RUN/moto.log"
 MOTO_READY_TIMEOUT=60
@@ -508,7 +513,8 @@ pg_stop() {
 
 # ------------------------------------------------------------------- moto
 
-moto_pid() { pid_in "$MOTO_PIDFILE" "$MOTO_VENV/bin/moto_server"; }
+# Matches the wrapper and an older plain moto_server alike (to stop it).
+moto_pid() { pid_in "$MOTO_PIDFILE" "moto"; }
 
 # A DynamoDB ListTables call answers (moto takes any signature; this
 # dummy one names the region).
@@ -527,15 +533,18 @@ moto_start() {
     moto_stop # never reinstall under a running server
     ensure_venv "$MOTO_VENV" "$MOTO_SPEC" moto
   fi
+  [[ -f "$MOTO_SOURCE" ]] || die "moto: $MOTO_SOURCE not found"
   local pid
   if pid="$(moto_pid)"; then
-    if moto_healthy; then
+    if cmp -s "$MOTO_SOURCE" "$MOTO_SCRIPT" && pid_in "$MOTO_PIDFILE" "$MOTO_SCRIPT" >/dev/null &&
+      moto_healthy; then
       say "moto: already running (pid $pid) on $MOTO_URL"
       return 0
     fi
-    say "moto: running but unhealthy; restarting"
+    say "moto: running but unhealthy or an old version; restarting"
     moto_stop
   fi
+  cp "$MOTO_SOURCE" "$MOTO_SCRIPT"
 
   if port_open "$MOTO_PORT"; then
     die "port 127.0.0.1:$MOTO_PORT is taken by another process; stop it or set WEFT_TEST_MOTO_PORT"
@@ -543,7 +552,7 @@ moto_start() {
 
   say "moto: starting on $MOTO_URL (log: $MOTO_LOG)"
   local t0=$SECONDS
-  nohup "$MOTO_VENV/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT" \
+  nohup "$MOTO_VENV/bin/python" "$MOTO_SCRIPT" -H 127.0.0.1 -p "$MOTO_PORT" \
     >"$MOTO_LOG" 2>&1 </dev/null 9>&- &
   echo $! >"$MOTO_PIDFILE"
   pid=$!
