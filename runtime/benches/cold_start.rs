@@ -52,7 +52,8 @@ fn summarize(name: &str, samples: &[Sample]) -> Stats {
         .map(|s| {
             let count = |o: CacheOutcome| s.outcomes.iter().filter(|&&x| x == o).count();
             format!(
-                "{} hit/{} compiled/{} uncached",
+                "{} deferred/{} hit/{} compiled/{} uncached",
+                count(CacheOutcome::Deferred),
                 count(CacheOutcome::Hit),
                 count(CacheOutcome::Compiled),
                 count(CacheOutcome::Uncached)

@@ -75,12 +75,13 @@ impl Registry {
     /// A registry with the built-in nodes.
     pub async fn with_builtins(host: Arc<Host>) -> Result<Registry, RegistryError> {
         let mut registry = Registry::empty(host);
-        // Hashed at build time: with a warm cache the bytes are never read.
-        let hashes = embedded::BUILTIN_HASHES.iter().map(|h| Some(*h));
+        // Hashed at build time: with a warm cache the bytes are never read,
+        // and a built-in's compiled code is read on its first use.
+        let hashes = embedded::BUILTIN_HASHES.iter();
         for ((name, bytes), hash) in embedded::BUILTIN_COMPONENTS.iter().zip(hashes) {
             let component = registry
                 .host
-                .load_hashed(&format!("built-in {name}"), bytes, hash)
+                .load_builtin(&format!("built-in {name}"), bytes, hash)
                 .await?;
             registry.register(component, NodeSource::Builtin)?;
         }

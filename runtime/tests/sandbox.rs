@@ -217,6 +217,89 @@ async fn a_cached_component_is_not_recompiled() {
 }
 
 #[tokio::test]
+async fn a_builtin_with_cached_info_is_loaded_on_first_use() {
+    use sha2::{Digest, Sha256};
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = HostConfig {
+        cache_dir: Some(dir.path().to_path_buf()),
+        ..HostConfig::default()
+    };
+    let bytes: &'static [u8] = weft_runtime::registry::builtin_components()
+        .iter()
+        .find(|(name, _)| *name == "text-upper")
+        .map(|(_, bytes)| *bytes)
+        .expect("text.upper is built in");
+    let hash: String = Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let files = |suffix: &str| -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(dir.path())
+            .expect("cache dir")
+            .map(|e| e.expect("entry").path())
+            .filter(|p| p.to_string_lossy().ends_with(suffix))
+            .collect()
+    };
+
+    // Cold: compiled now, and its info kept beside the compiled form.
+    let host = Host::new(config.clone()).expect("host");
+    let first = host
+        .load_builtin("built-in text-upper", bytes, &hash)
+        .await
+        .expect("load");
+    assert_eq!(first.cache, CacheOutcome::Compiled);
+    assert!(first.is_linked());
+    assert_eq!(files(".info.json").len(), 1, "one info sidecar");
+    drop(host);
+
+    // Warm: registered from the sidecar, no code in memory until used.
+    let host = Host::new(config).expect("host");
+    let second = host
+        .load_builtin("built-in text-upper", bytes, &hash)
+        .await
+        .expect("load");
+    assert_eq!(second.cache, CacheOutcome::Deferred);
+    assert!(
+        !second.is_linked(),
+        "code is read on first use, not at start"
+    );
+    assert_eq!(second.info, first.info);
+    assert_eq!(second.config_schema, first.config_schema);
+    assert!(second.describe("{}").await.expect("describe").is_ok());
+    assert!(second.is_linked());
+
+    // The compiled form is lost after registration: the first use compiles
+    // the built-in's own bytes instead of failing.
+    let third = host
+        .load_builtin("built-in text-upper", bytes, &hash)
+        .await
+        .expect("load");
+    assert_eq!(third.cache, CacheOutcome::Deferred);
+    for path in files(".cwasm") {
+        std::fs::write(&path, b"not a compiled component").expect("corrupt");
+    }
+    assert!(third.describe("{}").await.expect("describe").is_ok());
+
+    // A sidecar that does not parse is ignored: a full load, then a fresh
+    // sidecar.
+    for path in files(".info.json") {
+        std::fs::write(&path, b"{not json").expect("corrupt");
+    }
+    let fourth = host
+        .load_builtin("built-in text-upper", bytes, &hash)
+        .await
+        .expect("load");
+    assert!(fourth.is_linked());
+    assert_eq!(fourth.info.type_name, "text.upper");
+    let again = host
+        .load_builtin("built-in text-upper", bytes, &hash)
+        .await
+        .expect("load");
+    assert_eq!(again.cache, CacheOutcome::Deferred);
+}
+
+#[tokio::test]
 async fn a_non_component_is_refused_with_its_name() {
     let host = Host::new(HostConfig {
         cache_dir: None,

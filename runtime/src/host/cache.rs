@@ -6,13 +6,21 @@
 //! a temporary name and renamed, so a crash never leaves a half-written
 //! artifact under a real key.
 //!
+//! Beside each compiled component, a small `.info.json` sidecar keeps what
+//! the component said of itself (`info`: type name, version, summary,
+//! config schema). With both on disk a built-in is registered from the
+//! sidecar alone and its compiled code is read on first use
+//! ([`super::Host::load_builtin`]), so an idle process holds no compiled
+//! code for nodes it never ran.
+//!
 //! The cache directory must be trusted: deserializing runs native code
 //! produced by the compiler. It lives in the user's own cache directory by
 //! default.
 
 use std::hash::{Hash, Hasher};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use wasmtime::Engine;
 use wasmtime::component::Component;
@@ -24,6 +32,9 @@ use super::HostError;
 pub enum CacheOutcome {
     /// Loaded from the disk cache without compiling.
     Hit,
+    /// Registered from the cache's info sidecar; the compiled code is read
+    /// on first use.
+    Deferred,
     /// Compiled and stored in the cache.
     Compiled,
     /// Compiled; no cache configured or it could not be written.
@@ -71,7 +82,7 @@ pub(super) fn compile_cached(
         let component = Component::new(engine, bytes).map_err(invalid)?;
         return Ok((component, content_hash, CacheOutcome::Uncached));
     };
-    let path = dir.join(format!("{}-{}.cwasm", engine_key(engine), content_hash));
+    let path = artifact_path(engine, dir, &content_hash);
 
     if path.is_file() {
         match deserialize(engine, &path) {
@@ -94,6 +105,48 @@ pub(super) fn compile_cached(
     Ok((component, content_hash, outcome))
 }
 
+/// Where the compiled form of the component with this content hash lives.
+fn artifact_path(engine: &Engine, dir: &Path, content_hash: &str) -> PathBuf {
+    dir.join(format!("{}-{}.cwasm", engine_key(engine), content_hash))
+}
+
+fn info_path(engine: &Engine, dir: &Path, content_hash: &str) -> PathBuf {
+    dir.join(format!("{}-{}.info.json", engine_key(engine), content_hash))
+}
+
+/// What a component said of itself in `info`, kept beside its compiled
+/// form.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) struct CachedInfo {
+    pub type_name: String,
+    pub version: String,
+    pub summary: String,
+    pub config_schema: serde_json::Value,
+}
+
+/// The sidecar of a cached component, when both it and the compiled form
+/// are there and the sidecar parses. Anything else is `None`: the caller
+/// then loads the component the long way (and writes a fresh sidecar).
+pub(super) fn read_info(engine: &Engine, dir: &Path, content_hash: &str) -> Option<CachedInfo> {
+    if !artifact_path(engine, dir, content_hash).is_file() {
+        return None;
+    }
+    let text = std::fs::read(info_path(engine, dir, content_hash)).ok()?;
+    serde_json::from_slice(&text).ok()
+}
+
+/// Writes the sidecar (temporary name, then rename). A failure only costs
+/// the next start a full load, so it is logged, not returned.
+pub(super) fn write_info(engine: &Engine, dir: &Path, content_hash: &str, info: &CachedInfo) {
+    let path = info_path(engine, dir, content_hash);
+    let result = serde_json::to_vec(info)
+        .map_err(std::io::Error::other)
+        .and_then(|bytes| write_atomically(dir, &path, &bytes));
+    if let Err(e) = result {
+        tracing::warn!(path = %path.display(), error = %e, "cannot write a component's info to the cache");
+    }
+}
+
 #[allow(unsafe_code)]
 fn deserialize(engine: &Engine, path: &Path) -> wasmtime::Result<Component> {
     // Read into memory rather than memory-mapping: a file truncated or
@@ -110,6 +163,12 @@ fn store(component: &Component, dir: &Path, path: &Path) -> std::io::Result<()> 
     let bytes = component
         .serialize()
         .map_err(|e| std::io::Error::other(format!("{e:#}")))?;
+    write_atomically(dir, path, &bytes)
+}
+
+/// Writes `bytes` to a temporary name in `dir`, then renames it to `path`,
+/// so a reader never sees a half-written file under the real name.
+fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let tmp = dir.join(format!(
         ".{}.{}.tmp",

@@ -3,7 +3,7 @@
 //! calls, runs or flows.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use wasmtime::component::ResourceTable;
@@ -14,7 +14,7 @@ use weft_editor_protocol::flow::Capabilities;
 use weft_editor_protocol::spec::{Capability, CapabilityUse, NodeInfo, NodeSpec, PortSpec};
 
 use super::bindings::{self, ConfigProblem, NodePre, WitCapability};
-use super::cache::CacheOutcome;
+use super::cache::{CacheOutcome, CachedInfo};
 use super::state::{LogPipe, MemoryLimiter, NodeEvents, NodeState};
 use super::{Host, HostError, MIB};
 
@@ -97,7 +97,11 @@ impl NodeFailure {
 /// A node component ready to be described and run.
 pub struct LoadedComponent {
     host: Arc<Host>,
-    pre: NodePre<NodeState>,
+    /// Linked once; for a deferred built-in, on first use.
+    pre: OnceLock<NodePre<NodeState>>,
+    /// A deferred built-in's bytes, compiled if the cache lost its code.
+    deferred: Option<&'static [u8]>,
+    loading: Mutex<()>,
     /// What the component says it is.
     pub info: NodeInfo,
     /// Where it came from (built-in name or file path).
@@ -122,6 +126,7 @@ impl std::fmt::Debug for LoadedComponent {
 }
 
 impl LoadedComponent {
+    /// Links a compiled component and asks it for its `info`.
     pub(super) async fn link(
         host: Arc<Host>,
         name: &str,
@@ -133,20 +138,57 @@ impl LoadedComponent {
             name: name.to_string(),
             message,
         };
-        let instance_pre = host
-            .linker()
-            .instantiate_pre(&component)
-            .map_err(|e| invalid(format!("cannot link it: {}", super::one_line(&e))))?;
-        let pre = NodePre::new(instance_pre).map_err(|e| {
-            invalid(format!(
-                "it does not export the `weft:node/node` world: {}",
-                super::one_line(&e)
-            ))
+        let pre = link_pre(&host, name, &component)?;
+        let mut this = LoadedComponent::unlinked(host, name, hash, cache, None);
+        let mut store = this.new_store(None, DESCRIBE_TIMEOUT, None, Arc::default());
+        let info = async {
+            let node = pre.instantiate_async(&mut store).await?;
+            node.call_info(&mut store).await
+        };
+        let info = match tokio::time::timeout(DESCRIBE_TIMEOUT, info).await {
+            Ok(Ok(info)) => info,
+            Ok(Err(e)) => return Err(invalid(format!("`info` failed: {}", super::one_line(&e)))),
+            Err(_) => return Err(invalid("`info` did not return within 5 s".into())),
+        };
+        let schema: serde_json::Value = serde_json::from_str(&info.config_schema)
+            .map_err(|e| invalid(format!("its config schema is not JSON: {e}")))?;
+        this.adopt_info(CachedInfo {
+            type_name: info.type_name,
+            version: info.version,
+            summary: info.summary,
+            config_schema: schema,
         })?;
+        let _ = this.pre.set(pre);
+        Ok(this)
+    }
 
-        let mut this = LoadedComponent {
+    /// A component known from its cached `info` alone: its compiled code is
+    /// read from the cache (or compiled from `bytes`) on first use.
+    pub(super) fn deferred(
+        host: Arc<Host>,
+        name: &str,
+        info: CachedInfo,
+        bytes: &'static [u8],
+        hash: String,
+    ) -> Result<LoadedComponent, HostError> {
+        let mut this =
+            LoadedComponent::unlinked(host, name, hash, CacheOutcome::Deferred, Some(bytes));
+        this.adopt_info(info)?;
+        Ok(this)
+    }
+
+    fn unlinked(
+        host: Arc<Host>,
+        name: &str,
+        hash: String,
+        cache: CacheOutcome,
+        deferred: Option<&'static [u8]>,
+    ) -> LoadedComponent {
+        LoadedComponent {
             host,
-            pre,
+            pre: OnceLock::new(),
+            deferred,
+            loading: Mutex::new(()),
             info: NodeInfo {
                 type_name: String::new(),
                 version: String::new(),
@@ -158,16 +200,14 @@ impl LoadedComponent {
             config_schema: Arc::new(serde_json::Value::Bool(true)),
             config_validator: None,
             described: Mutex::new(HashMap::new()),
-        };
-        let mut store = this.new_store(None, DESCRIBE_TIMEOUT, None, Arc::default());
-        let info = async {
-            let node = this.pre.instantiate_async(&mut store).await?;
-            node.call_info(&mut store).await
-        };
-        let info = match tokio::time::timeout(DESCRIBE_TIMEOUT, info).await {
-            Ok(Ok(info)) => info,
-            Ok(Err(e)) => return Err(invalid(format!("`info` failed: {}", super::one_line(&e)))),
-            Err(_) => return Err(invalid("`info` did not return within 5 s".into())),
+        }
+    }
+
+    /// Checks what the component says of itself and keeps it.
+    fn adopt_info(&mut self, info: CachedInfo) -> Result<(), HostError> {
+        let invalid = |message: String| HostError::InvalidComponent {
+            name: self.source_name.clone(),
+            message,
         };
         if let Err(e) = weft_editor_protocol::flow::NodeTypeRef::parse(&info.type_name) {
             return Err(invalid(format!("it declares an invalid type name: {e}")));
@@ -178,18 +218,61 @@ impl LoadedComponent {
                 info.version
             )));
         }
-        let schema: serde_json::Value = serde_json::from_str(&info.config_schema)
-            .map_err(|e| invalid(format!("its config schema is not JSON: {e}")))?;
-        let validator = jsonschema::validator_for(&schema)
+        let validator = jsonschema::validator_for(&info.config_schema)
             .map_err(|e| invalid(format!("its config schema is not a valid JSON Schema: {e}")))?;
-        this.config_schema = Arc::new(schema);
-        this.config_validator = Some(Arc::new(validator));
-        this.info = NodeInfo {
+        self.config_schema = Arc::new(info.config_schema);
+        self.config_validator = Some(Arc::new(validator));
+        self.info = NodeInfo {
             type_name: info.type_name,
             version: info.version,
             summary: info.summary,
         };
-        Ok(this)
+        Ok(())
+    }
+
+    /// What the component said of itself, as the cache keeps it.
+    pub(super) fn cached_info(&self) -> CachedInfo {
+        CachedInfo {
+            type_name: self.info.type_name.clone(),
+            version: self.info.version.clone(),
+            summary: self.info.summary.clone(),
+            config_schema: (*self.config_schema).clone(),
+        }
+    }
+
+    /// Whether the compiled code is in memory (always, but for a deferred
+    /// built-in that has not been used yet).
+    pub fn is_linked(&self) -> bool {
+        self.pre.get().is_some()
+    }
+
+    /// The linked component, loaded on first use for a deferred one.
+    fn pre(&self) -> Result<&NodePre<NodeState>, HostError> {
+        if let Some(pre) = self.pre.get() {
+            return Ok(pre);
+        }
+        // One loader at a time; the others find it loaded.
+        let _loading = self.loading.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(pre) = self.pre.get() {
+            return Ok(pre);
+        }
+        let Some(bytes) = self.deferred else {
+            return Err(HostError::InvalidComponent {
+                name: self.source_name.clone(),
+                message: "it was never linked".into(),
+            });
+        };
+        let cache_dir = self.host.config().cache_dir.as_deref();
+        let (component, _, _) = super::cache::compile_cached(
+            self.host.engine(),
+            cache_dir,
+            &self.source_name,
+            bytes,
+            Some(&self.hash),
+        )?;
+        let pre = link_pre(&self.host, &self.source_name, &component)?;
+        tracing::debug!(component = %self.source_name, "loaded on first use");
+        Ok(self.pre.get_or_init(|| pre))
     }
 
     /// Checks a config against the node's schema: every violation, as
@@ -331,9 +414,10 @@ impl LoadedComponent {
             call: "describe",
             message,
         };
+        let pre = self.pre()?;
         let mut store = self.new_store(None, DESCRIBE_TIMEOUT, None, Arc::default());
         let answer = async {
-            let node = self.pre.instantiate_async(&mut store).await?;
+            let node = pre.instantiate_async(&mut store).await?;
             node.call_describe(&mut store, &config.to_string()).await
         };
         let answer = match tokio::time::timeout(DESCRIBE_TIMEOUT, answer).await {
@@ -355,6 +439,9 @@ impl LoadedComponent {
 
     /// Runs one attempt of the node in a fresh instance.
     pub async fn run(&self, call: NodeCall<'_>) -> Result<NodeRun, NodeFailure> {
+        let pre = self.pre().map_err(|e| NodeFailure::Host {
+            message: e.to_string(),
+        })?;
         let mut store = self.new_store(
             call.events.clone(),
             call.timeout,
@@ -372,7 +459,7 @@ impl LoadedComponent {
             .map(|(port, value)| bindings::PortValue { port, value })
             .collect();
         let result = async {
-            let node = self.pre.instantiate_async(&mut store).await?;
+            let node = pre.instantiate_async(&mut store).await?;
             node.call_run(&mut store, &invocation, &inputs).await
         };
         let timeout_ms = call.timeout.as_millis() as u64;
@@ -411,6 +498,29 @@ impl LoadedComponent {
             }
         }
     }
+}
+
+/// Links a compiled component against the host's linker and checks that
+/// it exports the `weft:node/node` world.
+fn link_pre(
+    host: &Host,
+    name: &str,
+    component: &wasmtime::component::Component,
+) -> Result<NodePre<NodeState>, HostError> {
+    let invalid = |message: String| HostError::InvalidComponent {
+        name: name.to_string(),
+        message,
+    };
+    let instance_pre = host
+        .linker()
+        .instantiate_pre(component)
+        .map_err(|e| invalid(format!("cannot link it: {}", super::one_line(&e))))?;
+    NodePre::new(instance_pre).map_err(|e| {
+        invalid(format!(
+            "it does not export the `weft:node/node` world: {}",
+            super::one_line(&e)
+        ))
+    })
 }
 
 /// The trap's own description plus what the guest last wrote to stderr

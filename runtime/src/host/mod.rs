@@ -222,6 +222,34 @@ impl Host {
         LoadedComponent::link(self.clone(), name, component, hash, outcome).await
     }
 
+    /// Loads a built-in component (bytes that live as long as the process,
+    /// hashed at build time). With its compiled form and info in the cache
+    /// it is registered from the info alone and its code read on first
+    /// use; otherwise it is loaded now and its info written for next time.
+    pub async fn load_builtin(
+        self: &Arc<Self>,
+        name: &str,
+        bytes: &'static [u8],
+        hash: &str,
+    ) -> Result<LoadedComponent, HostError> {
+        let Some(dir) = self.config.cache_dir.as_deref() else {
+            return self.load_hashed(name, bytes, Some(hash)).await;
+        };
+        if let Some(info) = cache::read_info(&self.engine, dir, hash) {
+            match LoadedComponent::deferred(self.clone(), name, info, bytes, hash.to_string()) {
+                Ok(component) => return Ok(component),
+                Err(e) => {
+                    tracing::warn!(component = name, error = %e, "discarding a cached component's info")
+                }
+            }
+        }
+        let component = self.load_hashed(name, bytes, Some(hash)).await?;
+        if component.cache != CacheOutcome::Uncached {
+            cache::write_info(&self.engine, dir, hash, &component.cached_info());
+        }
+        Ok(component)
+    }
+
     pub(crate) fn linker(&self) -> &Linker<NodeState> {
         &self.linker
     }
