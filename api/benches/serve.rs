@@ -13,8 +13,10 @@
 //!    (adds HTTP, SSE parsing, the guest and the emitter).
 //! 2. **Throughput**: runs/s of `examples/hello.json` (a stored version,
 //!    through `Runner::start` as `POST .../runs` does), 1 and 4 runs in
-//!    flight, with 0 and with 100 clients subscribed to the project reading
-//!    every event, alternating round by round. A round ends when every run
+//!    flight, with 0 clients, with 100 clients subscribed to the project
+//!    reading every event ("watching"), and with 100 clients each
+//!    subscribed to another flow of the project ("elsewhere": editors open
+//!    on other flows), alternating round by round. A round ends when every run
 //!    is stored and every client has every event; "runs alone" is the rate
 //!    until every run is stored (the clients may still be reading). Also
 //!    the CPU time per run of the server and of the clients
@@ -217,13 +219,30 @@ impl Clients {
     /// `n` clients subscribed to the project, each read by a task on the
     /// current (client) runtime.
     async fn connect(n: usize, url: &str, token: &str, keep: bool) -> Res<Clients> {
+        Clients::connect_to(n, url, token, keep, false).await
+    }
+
+    /// `n` clients subscribed to the project, or (`elsewhere`) each to a
+    /// flow of its own that no run of the bench belongs to: editors open
+    /// on other flows of the same project.
+    async fn connect_to(
+        n: usize,
+        url: &str,
+        token: &str,
+        keep: bool,
+        elsewhere: bool,
+    ) -> Res<Clients> {
         let (mut seen, mut readers) = (Vec::new(), Vec::new());
         let lagged = Arc::new(AtomicU64::new(0));
-        for _ in 0..n {
+        for i in 0..n {
             let (mut ws, _) = tokio_tungstenite::connect_async(url).await?;
             let hello = json!({"type": "hello", "protocol": 1, "token": token});
             exchange(&mut ws, hello, "welcome").await?;
-            let topic = json!({"kind": "project", "project": PROJECT});
+            let topic = if elsewhere {
+                json!({"kind": "flow", "project": PROJECT, "flow": format!("draft-{i}")})
+            } else {
+                json!({"kind": "project", "project": PROJECT})
+            };
             let subscribe = json!({"type": "subscribe", "id": "s", "topic": topic});
             exchange(&mut ws, subscribe, "ack").await?;
             let log = keep.then(Mutex::default);
@@ -527,21 +546,29 @@ fn throughput(srv: &Server, server_rt: &Runtime, client_rt: &Runtime) -> Res<()>
         ..RunRequest::default()
     };
     let runs = scaled(200);
+    // 0 clients; `many` reading every event of these runs (subscribed to
+    // the project); `many` subscribed to other flows of the project.
+    let setups = [(0, false), (many, false), (many, true)];
+    let label = |slot: usize| match slot {
+        0 => "0 clients".to_string(),
+        1 => format!("{many} watching"),
+        _ => format!("{many} elsewhere"),
+    };
     for in_flight in [1, 4] {
-        // Per round, for 0 and for `many` clients: runs/s (every client
-        // has every event), CPU µs per run of the server and of the
-        // clients, and runs/s counting only the runs (all stored). Round 0
-        // warms up.
-        let mut rows: [Vec<[f64; 4]>; 2] = [Vec::new(), Vec::new()];
+        // Per round and setup: runs/s (every client has every event), CPU
+        // µs per run of the server and of the clients, and runs/s counting
+        // only the runs (all stored). Round 0 warms up.
+        let mut rows: [Vec<[f64; 4]>; 3] = [Vec::new(), Vec::new(), Vec::new()];
         for round in 0..=rounds() {
-            for (slot, n) in [0, many].into_iter().enumerate() {
-                let clients =
-                    client_rt.block_on(Clients::connect(n, &srv.url, &srv.admin, false))?;
+            for (slot, (n, elsewhere)) in setups.into_iter().enumerate() {
+                let clients = client_rt.block_on(Clients::connect_to(
+                    n, &srv.url, &srv.admin, false, elsewhere,
+                ))?;
                 let (cpu, t) = (cpu_ns(), Instant::now());
                 let events =
                     server_rt.block_on(burst(&srv.state.runner, &request, runs, in_flight))?;
                 let stored = t.elapsed();
-                client_rt.block_on(clients.wait_for(events))?;
+                client_rt.block_on(clients.wait_for(if elsewhere { 0 } else { events }))?;
                 let (elapsed, used) = (t.elapsed(), cpu_ns());
                 clients.close();
                 // Let the closed sessions end before the next round.
@@ -560,8 +587,8 @@ fn throughput(srv: &Server, server_rt: &Runtime, client_rt: &Runtime) -> Res<()>
             }
         }
         let col = |slot: usize, i: usize| median(rows[slot].iter().map(|r| r[i]).collect());
-        for (slot, n) in [0, many].into_iter().enumerate() {
-            let rates: Vec<String> = rows[slot].iter().map(|r| format!("{:.0}", r[0])).collect();
+        for (slot, row) in rows.iter().enumerate() {
+            let rates: Vec<String> = row.iter().map(|r| format!("{:.0}", r[0])).collect();
             let (rate, rates, server, clients, stored) = (
                 col(slot, 0),
                 rates.join(", "),
@@ -570,30 +597,34 @@ fn throughput(srv: &Server, server_rt: &Runtime, client_rt: &Runtime) -> Res<()>
                 col(slot, 3),
             );
             println!(
-                "{in_flight} in flight, {n:>3} clients: {rate:>5.0} runs/s ({rates}); \
+                "{in_flight} in flight, {:>14}: {rate:>5.0} runs/s ({rates}); \
                  runs alone {stored:.0} runs/s; CPU per run: server {server:.0} µs, \
-                 clients {clients:.0} µs"
+                 clients {clients:.0} µs",
+                label(slot)
             );
         }
-        let ratios: Vec<f64> = rows[1]
-            .iter()
-            .zip(&rows[0])
-            .map(|(w, z)| w[0] / z[0])
-            .collect();
-        let shown: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
-        let stored: Vec<f64> = rows[1]
-            .iter()
-            .zip(&rows[0])
-            .map(|(w, z)| w[3] / z[3])
-            .collect();
-        println!(
-            "   {many} clients / 0: {:.3} (round by round: {}); runs alone {:.3}; \
-             server CPU +{:.0} µs per run",
-            median(ratios),
-            shown.join(", "),
-            median(stored),
-            col(1, 1) - col(0, 1)
-        );
+        for slot in 1..setups.len() {
+            let ratios: Vec<f64> = rows[slot]
+                .iter()
+                .zip(&rows[0])
+                .map(|(w, z)| w[0] / z[0])
+                .collect();
+            let shown: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
+            let stored: Vec<f64> = rows[slot]
+                .iter()
+                .zip(&rows[0])
+                .map(|(w, z)| w[3] / z[3])
+                .collect();
+            println!(
+                "   {} / 0 clients: {:.3} (round by round: {}); runs alone {:.3}; \
+                 server CPU {:+.0} µs per run",
+                label(slot),
+                median(ratios),
+                shown.join(", "),
+                median(stored),
+                col(slot, 1) - col(0, 1)
+            );
+        }
     }
     Ok(())
 }
@@ -663,6 +694,19 @@ fn rss_of(client_rt: &Runtime, pid: u32, addr: &str, token: &str) -> Res<()> {
 
 fn rss(client_rt: &Runtime) -> Res<()> {
     println!("-- 3. RSS of `weft serve` (SQLite, warm component cache)");
+    // Warm the cache first (compiled built-ins and their info sidecars), as
+    // any start after the first finds it.
+    let primed = std::process::Command::new(env!("CARGO_BIN_EXE_weft"))
+        .args([
+            "validate",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/hello.json"),
+        ])
+        .env("WEFT_CACHE_DIR", cache_dir())
+        .stdout(std::process::Stdio::null())
+        .status()?;
+    if !primed.success() {
+        return Err(format!("priming the component cache failed: {primed}").into());
+    }
     let dir = tempfile::tempdir()?;
     let token = "wft_bench_admin_token_0123456789";
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_weft"))

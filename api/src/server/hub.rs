@@ -13,15 +13,17 @@
 //! subscriber that sends it and shared by the others (one JSON encoding per
 //! event, not one per client).
 //!
-//! [`Hub::started`] announces new runs, for subscriptions to a flow or a
-//! project.
+//! [`Hub::watch_started`] announces new runs to subscriptions of a flow or
+//! a project. Watchers are indexed by project, so a run wakes only the
+//! subscriptions it matches: a hundred editors watching other flows cost a
+//! run one map lookup, not a hundred wake-ups.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use axum::extract::ws::Utf8Bytes;
-use tokio::sync::{broadcast, watch};
+use tokio::sync::{mpsc, watch};
 use weft_editor_protocol::events::RunEvent;
 
 /// How long a finished run's log stays in memory after it was stored.
@@ -117,35 +119,58 @@ impl LiveRun {
     }
 }
 
-/// A run that just started, for flow and project subscriptions.
-#[derive(Debug, Clone)]
-pub struct Started(pub Arc<LiveRun>);
-
 /// Every live run of this server.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Hub {
     runs: Mutex<HashMap<String, Arc<LiveRun>>>,
-    started: broadcast::Sender<Started>,
+    /// Subscriptions to new runs, by project.
+    watchers: Mutex<HashMap<String, Vec<Watcher>>>,
 }
 
-impl Default for Hub {
-    fn default() -> Self {
-        Hub {
-            runs: Mutex::new(HashMap::new()),
-            started: broadcast::channel(1024).0,
-        }
+/// One flow or project subscription's inbox of new runs.
+#[derive(Debug)]
+struct Watcher {
+    /// `None`: every flow of the project.
+    flow: Option<String>,
+    tx: mpsc::UnboundedSender<Arc<LiveRun>>,
+}
+
+/// New runs of one project (or one flow), from [`Hub::watch_started`].
+/// Dropping it ends the subscription (the hub forgets it at its project's
+/// next run, or at the next watch of that project).
+#[derive(Debug)]
+pub struct StartedRuns {
+    rx: mpsc::UnboundedReceiver<Arc<LiveRun>>,
+}
+
+impl StartedRuns {
+    /// The next run that started; `None` once the hub is gone.
+    pub async fn recv(&mut self) -> Option<Arc<LiveRun>> {
+        self.rx.recv().await
     }
 }
 
 impl Hub {
-    /// Registers a run before its first event.
+    /// Registers a run before its first event, and tells the subscriptions
+    /// of its flow and project.
     pub fn begin(&self, id: &str, project: &str, flow: &str) -> Arc<LiveRun> {
         let run = Arc::new(LiveRun::new(id.into(), project.into(), flow.into()));
         if let Ok(mut runs) = self.runs.lock() {
             runs.insert(id.to_string(), run.clone());
         }
-        // Nobody listening is fine.
-        let _ = self.started.send(Started(run.clone()));
+        if let Ok(mut watchers) = self.watchers.lock()
+            && let Some(list) = watchers.get_mut(project)
+        {
+            list.retain(|w| {
+                if w.flow.as_deref().is_some_and(|f| f != flow) {
+                    return !w.tx.is_closed();
+                }
+                w.tx.send(run.clone()).is_ok()
+            });
+            if list.is_empty() {
+                watchers.remove(project);
+            }
+        }
         run
     }
 
@@ -167,9 +192,19 @@ impl Hub {
         });
     }
 
-    /// New runs from now on.
-    pub fn subscribe_started(&self) -> broadcast::Receiver<Started> {
-        self.started.subscribe()
+    /// Runs of `project` (of one `flow` of it, if given) that start from
+    /// now on.
+    pub fn watch_started(&self, project: &str, flow: Option<&str>) -> StartedRuns {
+        let (tx, rx) = mpsc::unbounded_channel();
+        if let Ok(mut watchers) = self.watchers.lock() {
+            let list = watchers.entry(project.to_string()).or_default();
+            list.retain(|w| !w.tx.is_closed());
+            list.push(Watcher {
+                flow: flow.map(str::to_string),
+                tx,
+            });
+        }
+        StartedRuns { rx }
     }
 
     /// How many runs are in memory (metrics).
@@ -222,6 +257,32 @@ mod tests {
         watch.changed().await.unwrap();
         assert_eq!(watch.borrow_and_update().seq, 5);
         assert!(hub.get("r").is_some());
+    }
+
+    #[tokio::test]
+    async fn a_new_run_reaches_only_the_watchers_it_matches() {
+        let hub = Hub::default();
+        let mut project = hub.watch_started("p", None);
+        let mut flow = hub.watch_started("p", Some("f"));
+        let mut other_flow = hub.watch_started("p", Some("g"));
+        let mut other_project = hub.watch_started("q", None);
+        let dropped = hub.watch_started("p", Some("f"));
+        drop(dropped);
+        hub.begin("r1", "p", "f");
+        assert_eq!(project.recv().await.unwrap().id, "r1");
+        assert_eq!(flow.recv().await.unwrap().id, "r1");
+        assert!(other_flow.rx.try_recv().is_err());
+        assert!(other_project.rx.try_recv().is_err());
+        // The dropped watcher was forgotten; the others stay.
+        assert_eq!(hub.watchers.lock().unwrap()["p"].len(), 3);
+        hub.begin("r2", "p", "g");
+        assert_eq!(other_flow.recv().await.unwrap().id, "r2");
+        assert_eq!(project.recv().await.unwrap().id, "r2");
+        assert!(flow.rx.try_recv().is_err());
+        // A project whose watchers are all gone is dropped from the index.
+        drop(other_project);
+        hub.begin("r3", "q", "f");
+        assert!(!hub.watchers.lock().unwrap().contains_key("q"));
     }
 
     #[test]

@@ -388,9 +388,13 @@ impl Session {
                 self.caller.check(project, Access::Read)?;
                 self.app.store.get_project(project).await?;
                 // Listening before the ack: every run started after it is seen.
-                let started = self.app.hub.subscribe_started();
+                let flow = match &topic {
+                    Topic::Flow { flow, .. } => Some(flow.as_str()),
+                    _ => None,
+                };
+                let started = self.app.hub.watch_started(project, flow);
                 ack(self);
-                self.follow(topic.clone(), started)
+                self.follow(started)
             }
         };
         if let Some(old) = self.subscriptions.insert(topic, task) {
@@ -421,15 +425,11 @@ impl Session {
         tokio::spawn(forward_run(app, run, after, out))
     }
 
-    /// Forwards new runs matching a flow or project topic: each run's
-    /// forwarder is a future polled by this one task (not a task of its
-    /// own), so a run seen by many connections costs no task spawns and
-    /// no extra wake-up hops.
-    fn follow(
-        &self,
-        topic: Topic,
-        mut started: tokio::sync::broadcast::Receiver<super::hub::Started>,
-    ) -> JoinHandle<()> {
+    /// Forwards the new runs of a flow or project topic (the hub sends
+    /// only those that match): each run's forwarder is a future polled by
+    /// this one task (not a task of its own), so a run seen by many
+    /// connections costs no task spawns and no extra wake-up hops.
+    fn follow(&self, mut started: super::hub::StartedRuns) -> JoinHandle<()> {
         let app = self.app.clone();
         let events = self.events.clone();
         let control = self.control.clone();
@@ -440,25 +440,17 @@ impl Session {
             loop {
                 let live = tokio::select! {
                     got = started.recv() => match got {
-                        Ok(s) => s.0,
-                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
-                        Err(_) => break,
+                        Some(live) => live,
+                        None => break,
                     },
                     Some(()) = forwarders.next(), if !forwarders.is_empty() => continue,
                 };
-                let matches = match &topic {
-                    Topic::Flow { project, flow } => &live.project == project && &live.flow == flow,
-                    Topic::Project { project } => &live.project == project,
-                    Topic::Run { .. } => false,
+                let out = Outlet {
+                    events: events.clone(),
+                    control: control.clone(),
+                    generation: generations.fetch_add(1, Ordering::Relaxed),
                 };
-                if matches {
-                    let out = Outlet {
-                        events: events.clone(),
-                        control: control.clone(),
-                        generation: generations.fetch_add(1, Ordering::Relaxed),
-                    };
-                    forwarders.push(forward_run(app.clone(), live.id.clone(), 0, out));
-                }
+                forwarders.push(forward_run(app.clone(), live.id.clone(), 0, out));
             }
         })
     }
