@@ -9,6 +9,9 @@
 //! gives replay-then-live without gaps or duplicates by construction.
 //! A finished run stays here for [`LINGER`] after its events are stored,
 //! so that late subscribers read from memory; later ones read the store.
+//! At most [`MAX_LINGERING`] finished runs stay: under a heavy load the
+//! oldest go sooner, so memory does not grow with the request rate. One
+//! sweeper task per hub expires them (not a timer per run).
 //! Each [`Logged`] event also keeps its websocket frame, made by the first
 //! subscriber that sends it and shared by the others (one JSON encoding per
 //! event, not one per client).
@@ -18,16 +21,20 @@
 //! subscriptions it matches: a hundred editors watching other flows cost a
 //! run one map lookup, not a hundred wake-ups.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use axum::extract::ws::Utf8Bytes;
 use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
 use weft_editor_protocol::events::RunEvent;
 
 /// How long a finished run's log stays in memory after it was stored.
 pub const LINGER: Duration = Duration::from_secs(2);
+/// The most finished runs kept in memory at once (about 4 KiB each for a
+/// small flow); older ones are forgotten before their [`LINGER`] is up.
+pub const MAX_LINGERING: usize = 1024;
 
 /// One run whose events are (or were recently) being produced here.
 #[derive(Debug)]
@@ -125,6 +132,9 @@ pub struct Hub {
     runs: Mutex<HashMap<String, Arc<LiveRun>>>,
     /// Subscriptions to new runs, by project.
     watchers: Mutex<HashMap<String, Vec<Watcher>>>,
+    /// Finished runs still in `runs`, oldest first, with when they go.
+    lingering: Mutex<VecDeque<(Instant, String)>>,
+    sweeper: OnceLock<()>,
 }
 
 /// One flow or project subscription's inbox of new runs.
@@ -178,18 +188,47 @@ impl Hub {
         self.runs.lock().ok().and_then(|r| r.get(id).cloned())
     }
 
-    /// Forgets a finished run after [`LINGER`] (its events are stored).
+    /// Forgets a finished run after [`LINGER`] (its events are stored),
+    /// or sooner when more than [`MAX_LINGERING`] finished runs are kept.
     pub fn retire(self: &Arc<Self>, id: &str) {
-        let hub = Arc::downgrade(self);
-        let id = id.to_string();
-        tokio::spawn(async move {
-            tokio::time::sleep(LINGER).await;
-            if let Some(hub) = hub.upgrade()
-                && let Ok(mut runs) = hub.runs.lock()
-            {
-                runs.remove(&id);
-            }
+        self.sweeper.get_or_init(|| {
+            let hub = Arc::downgrade(self);
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(LINGER / 2).await;
+                    let Some(hub) = hub.upgrade() else { break };
+                    hub.expire(Instant::now());
+                }
+            });
         });
+        let now = Instant::now();
+        if let Ok(mut lingering) = self.lingering.lock() {
+            lingering.push_back((now + LINGER, id.to_string()));
+        }
+        self.expire(now);
+    }
+
+    /// Forgets the finished runs whose time is up, and the oldest beyond
+    /// [`MAX_LINGERING`].
+    fn expire(&self, now: Instant) {
+        let mut gone = Vec::new();
+        if let Ok(mut lingering) = self.lingering.lock() {
+            while let Some((until, _)) = lingering.front() {
+                if *until > now && lingering.len() <= MAX_LINGERING {
+                    break;
+                }
+                if let Some((_, id)) = lingering.pop_front() {
+                    gone.push(id);
+                }
+            }
+        }
+        if !gone.is_empty()
+            && let Ok(mut runs) = self.runs.lock()
+        {
+            for id in &gone {
+                runs.remove(id);
+            }
+        }
     }
 
     /// Runs of `project` (of one `flow` of it, if given) that start from
@@ -283,6 +322,32 @@ mod tests {
         drop(other_project);
         hub.begin("r3", "q", "f");
         assert!(!hub.watchers.lock().unwrap().contains_key("q"));
+    }
+
+    #[tokio::test]
+    async fn finished_runs_linger_for_a_while_and_never_beyond_the_cap() {
+        let hub = Arc::new(Hub::default());
+        hub.begin("first", "p", "f");
+        hub.retire("first");
+        assert!(hub.get("first").is_some(), "kept for late subscribers");
+        hub.expire(Instant::now() + LINGER / 2);
+        assert!(hub.get("first").is_some(), "kept until its time is up");
+        hub.expire(Instant::now() + LINGER);
+        assert!(hub.get("first").is_none(), "forgotten once it is");
+
+        // A burst of finished runs: only the newest MAX_LINGERING stay.
+        for i in 0..MAX_LINGERING + 10 {
+            let id = format!("r{i}");
+            hub.begin(&id, "p", "f");
+            hub.retire(&id);
+        }
+        assert_eq!(hub.len(), MAX_LINGERING);
+        assert!(hub.get("r9").is_none());
+        assert!(hub.get("r10").is_some());
+        hub.begin("running", "p", "f");
+        hub.expire(Instant::now() + LINGER * 2);
+        assert_eq!(hub.len(), 1, "a running run is never forgotten");
+        assert!(hub.get("running").is_some());
     }
 
     #[test]
