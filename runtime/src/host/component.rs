@@ -1,6 +1,7 @@
-//! A loaded node component: linked once (`InstancePre`), instantiated fresh
-//! from the pooling allocator for every call, so no state leaks between
-//! calls, runs or flows.
+//! A loaded node component: linked once (`InstancePre`; for a built-in
+//! registered from the cache's info sidecar, on its first call), then
+//! instantiated fresh from the pooling allocator for every call, so no
+//! state leaks between calls, runs or flows.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
