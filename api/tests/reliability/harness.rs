@@ -123,6 +123,8 @@ pub struct Server {
     child: Child,
     pub addr: SocketAddr,
     log: Arc<Mutex<String>>,
+    /// Reads stderr into `log` until the pipe closes.
+    reader: std::thread::JoinHandle<()>,
 }
 
 impl Server {
@@ -145,8 +147,15 @@ impl Server {
         loop {
             if let Some(url) = spawned.listening() {
                 let addr = url.trim_start_matches("http://").parse().unwrap();
-                let crate::serve::Spawned { child, log, .. } = spawned;
-                return Server { child, addr, log };
+                let crate::serve::Spawned {
+                    child, log, reader, ..
+                } = spawned;
+                return Server {
+                    child,
+                    addr,
+                    log,
+                    reader,
+                };
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -191,7 +200,14 @@ impl Server {
         let start = Instant::now();
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
-                return (status, start.elapsed());
+                let took = start.elapsed();
+                // The process is gone, but its last lines may still be in
+                // the pipe: wait (a little) for the reader to take them.
+                let closed = Instant::now() + Duration::from_secs(5);
+                while !self.reader.is_finished() && Instant::now() < closed {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                return (status, took);
             }
             assert!(
                 start.elapsed() < timeout,

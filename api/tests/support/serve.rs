@@ -38,6 +38,9 @@ pub fn collect(pipe: impl Read + Send + 'static) -> (Arc<Mutex<String>>, JoinHan
 pub struct Spawned {
     pub child: Child,
     pub log: Arc<Mutex<String>>,
+    /// The thread reading stderr into `log`; finished once the pipe closes,
+    /// i.e. once everything the process wrote is in `log`.
+    pub reader: JoinHandle<()>,
     started: Instant,
 }
 
@@ -77,10 +80,11 @@ pub fn spawn_command(
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("weft serve starts");
-    let (log, _) = collect(child.stderr.take().unwrap());
+    let (log, reader) = collect(child.stderr.take().unwrap());
     Spawned {
         child,
         log,
+        reader,
         started: Instant::now(),
     }
 }
