@@ -183,27 +183,38 @@ async fn emitted_values_stream_in_order_before_the_node_finishes() {
     );
 }
 
+/// A host configuration caching compiled components in `dir`.
+fn cached_in(dir: &tempfile::TempDir) -> HostConfig {
+    HostConfig {
+        cache_dir: Some(dir.path().to_path_buf()),
+        ..HostConfig::default()
+    }
+}
+
+/// The embedded `text.upper` component.
+#[allow(clippy::expect_used)] // a test helper: a missing built-in fails the test
+fn text_upper_bytes() -> &'static [u8] {
+    weft_runtime::registry::builtin_components()
+        .iter()
+        .find(|(name, _)| *name == "text-upper")
+        .map(|(_, bytes)| *bytes)
+        .expect("text.upper is built in")
+}
+
 #[tokio::test]
 async fn a_cached_component_is_not_recompiled() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = HostConfig {
-        cache_dir: Some(dir.path().to_path_buf()),
-        ..HostConfig::default()
-    };
-    let bytes = weft_runtime::registry::builtin_components()
-        .iter()
-        .find(|(name, _)| *name == "text-upper")
-        .map(|(_, bytes)| bytes.to_vec())
-        .expect("text.upper is built in");
+    let config = cached_in(&dir);
+    let bytes = text_upper_bytes();
 
     let host = Host::new(config.clone()).expect("host");
-    let first = host.load("text.upper", &bytes).await.expect("load");
+    let first = host.load("text.upper", bytes).await.expect("load");
     assert_eq!(first.cache, CacheOutcome::Compiled);
     drop((first, host));
 
     // A new host (as after a restart) finds it on disk.
     let host = Host::new(config).expect("host");
-    let second = host.load("text.upper", &bytes).await.expect("load");
+    let second = host.load("text.upper", bytes).await.expect("load");
     assert_eq!(second.cache, CacheOutcome::Hit);
     assert_eq!(second.info.type_name, "text.upper");
 
@@ -212,7 +223,7 @@ async fn a_cached_component_is_not_recompiled() {
         let path = entry.expect("entry").path();
         std::fs::write(&path, b"not a compiled component").expect("corrupt");
     }
-    let third = host.load("text.upper", &bytes).await.expect("load");
+    let third = host.load("text.upper", bytes).await.expect("load");
     assert_eq!(third.cache, CacheOutcome::Compiled);
 }
 
@@ -221,15 +232,8 @@ async fn a_builtin_with_cached_info_is_loaded_on_first_use() {
     use sha2::{Digest, Sha256};
 
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = HostConfig {
-        cache_dir: Some(dir.path().to_path_buf()),
-        ..HostConfig::default()
-    };
-    let bytes: &'static [u8] = weft_runtime::registry::builtin_components()
-        .iter()
-        .find(|(name, _)| *name == "text-upper")
-        .map(|(_, bytes)| *bytes)
-        .expect("text.upper is built in");
+    let config = cached_in(&dir);
+    let bytes = text_upper_bytes();
     let hash: String = Sha256::digest(bytes)
         .iter()
         .map(|b| format!("{b:02x}"))
