@@ -82,7 +82,7 @@ pub(super) fn compile_cached(
         let component = Component::new(engine, bytes).map_err(invalid)?;
         return Ok((component, content_hash, CacheOutcome::Uncached));
     };
-    let path = artifact_path(engine, dir, &content_hash);
+    let path = entry_path(engine, dir, &content_hash, "cwasm");
 
     if path.is_file() {
         match deserialize(engine, &path) {
@@ -105,13 +105,10 @@ pub(super) fn compile_cached(
     Ok((component, content_hash, outcome))
 }
 
-/// Where the compiled form of the component with this content hash lives.
-fn artifact_path(engine: &Engine, dir: &Path, content_hash: &str) -> PathBuf {
-    dir.join(format!("{}-{}.cwasm", engine_key(engine), content_hash))
-}
-
-fn info_path(engine: &Engine, dir: &Path, content_hash: &str) -> PathBuf {
-    dir.join(format!("{}-{}.info.json", engine_key(engine), content_hash))
+/// The cache's file for the component with this content hash: its
+/// compiled form (`cwasm`) or its info sidecar (`info.json`).
+fn entry_path(engine: &Engine, dir: &Path, content_hash: &str, ext: &str) -> PathBuf {
+    dir.join(format!("{}-{content_hash}.{ext}", engine_key(engine)))
 }
 
 /// What a component said of itself in `info`, kept beside its compiled
@@ -128,17 +125,17 @@ pub(super) struct CachedInfo {
 /// are there and the sidecar parses. Anything else is `None`: the caller
 /// then loads the component the long way (and writes a fresh sidecar).
 pub(super) fn read_info(engine: &Engine, dir: &Path, content_hash: &str) -> Option<CachedInfo> {
-    if !artifact_path(engine, dir, content_hash).is_file() {
+    if !entry_path(engine, dir, content_hash, "cwasm").is_file() {
         return None;
     }
-    let text = std::fs::read(info_path(engine, dir, content_hash)).ok()?;
+    let text = std::fs::read(entry_path(engine, dir, content_hash, "info.json")).ok()?;
     serde_json::from_slice(&text).ok()
 }
 
 /// Writes the sidecar (temporary name, then rename). A failure only costs
 /// the next start a full load, so it is logged, not returned.
 pub(super) fn write_info(engine: &Engine, dir: &Path, content_hash: &str, info: &CachedInfo) {
-    let path = info_path(engine, dir, content_hash);
+    let path = entry_path(engine, dir, content_hash, "info.json");
     let result = serde_json::to_vec(info)
         .map_err(std::io::Error::other)
         .and_then(|bytes| write_atomically(dir, &path, &bytes));
