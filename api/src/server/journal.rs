@@ -10,9 +10,11 @@
 //! so the database's cost per run falls as the load rises. Each caller
 //! waits for its own write's result, as with a direct store call.
 //!
-//! [`persist`] retries a write while the database is unavailable;
+//! [`Journal::is_down`] tells whether the last write found the database
+//! unavailable. [`persist`] retries a write while it is;
 //! [`Flusher`] stores a long run's events while it runs (see there).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -23,7 +25,7 @@ use weft_editor_protocol::events::RunEvent;
 
 use super::hub::LiveRun;
 use super::metrics::Metrics;
-use crate::store::{Backend, JournalOp, Store, StoreError};
+use crate::store::{Backend, JournalOp, NewRun, Store, StoreError};
 
 /// Writes stored per transaction at most.
 const GROUP_MAX: usize = 256;
@@ -57,6 +59,8 @@ struct Shared {
     /// Where the writers run; the caller's runtime when `None`.
     runtime: Option<tokio::runtime::Handle>,
     started: OnceLock<()>,
+    /// Whether the last group found the database unavailable.
+    down: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for Journal {
@@ -82,6 +86,7 @@ impl Journal {
                 waiting: Arc::new(Mutex::new(waiting)),
                 runtime,
                 started: OnceLock::new(),
+                down: Arc::new(AtomicBool::new(false)),
             }),
         }
     }
@@ -102,6 +107,12 @@ impl Journal {
         }
     }
 
+    /// Whether the database was unavailable to the last write (until a
+    /// write succeeds).
+    pub fn is_down(&self) -> bool {
+        self.inner.down.load(Ordering::Relaxed)
+    }
+
     fn start_writers(&self) {
         self.inner.started.get_or_init(|| {
             let writers = match self.inner.store.backend() {
@@ -113,6 +124,7 @@ impl Journal {
                     self.inner.store.clone(),
                     self.inner.metrics.clone(),
                     self.inner.waiting.clone(),
+                    self.inner.down.clone(),
                 );
                 match &self.inner.runtime {
                     Some(rt) => drop(rt.spawn(task)),
@@ -136,6 +148,7 @@ async fn writer(
     store: Store,
     metrics: Arc<Metrics>,
     waiting: Arc<Mutex<mpsc::UnboundedReceiver<Entry>>>,
+    down: Arc<AtomicBool>,
 ) {
     loop {
         let entries = {
@@ -157,6 +170,14 @@ async fn writer(
         let results = store.write_group(&ops).await;
         let failed = results.iter().filter(|r| r.is_err()).count();
         metrics.history_group(results.len(), failed);
+        if results.iter().any(|r| r.is_ok()) {
+            down.store(false, Ordering::Relaxed);
+        } else if results
+            .iter()
+            .any(|r| r.as_ref().is_err_and(StoreError::is_unavailable))
+        {
+            down.store(true, Ordering::Relaxed);
+        }
         for ((op, reply), result) in ops.into_iter().zip(replies).zip(results) {
             let _ = reply.send(result.map_err(|e| (e, Some(op))));
         }
@@ -217,6 +238,11 @@ pub async fn persist(
 /// time, in order). A run shorter than that writes nothing until its end
 /// ([`JournalOp::Finish`] takes the rest): one write for the whole run.
 /// Nothing here runs per event.
+///
+/// A run started without a record ([`Flusher::unrecorded`]) gets one with
+/// the first write: the first flush creates it before storing its events,
+/// and a run over before that is recorded whole by one
+/// [`JournalOp::Record`].
 pub struct Flusher {
     journal: Journal,
     give_up: CancellationToken,
@@ -228,6 +254,8 @@ pub struct Flusher {
     /// False once a write failed: later events are not stored (the run
     /// stays `running` until a sweep marks it interrupted).
     stored: bool,
+    /// The run's record, while it is not stored.
+    unrecorded: Option<NewRun>,
     next: tokio::time::Instant,
 }
 
@@ -249,8 +277,16 @@ impl Flusher {
             taken: 0,
             writing: None,
             stored: true,
+            unrecorded: None,
             next: tokio::time::Instant::now() + FLUSH_AFTER,
         }
+    }
+
+    /// A flusher of a run that is not recorded yet: `new` (with its start
+    /// time) is stored by the first write.
+    pub fn unrecorded(mut self, new: NewRun) -> Flusher {
+        self.unrecorded = Some(new);
+        self
     }
 
     /// Resolves when the next write is due.
@@ -273,9 +309,15 @@ impl Flusher {
             self.give_up.clone(),
             self.live.id.clone(),
         );
+        let create = self.unrecorded.take();
         self.writing = Some(tokio::spawn(async move {
             if let Some(before) = before
                 && !before.await.unwrap_or(false)
+            {
+                return false;
+            }
+            if let Some(new) = create
+                && !persist(&journal, &give_up, &run, "the run", JournalOp::Create(new)).await
             {
                 return false;
             }
@@ -288,14 +330,32 @@ impl Flusher {
     }
 
     /// Once the run has ended: whether every event written so far is
-    /// stored, all of the run's events, and where in them those still to
-    /// store begin.
-    pub async fn finish(mut self) -> (bool, Vec<Arc<RunEvent>>, usize) {
+    /// stored, all of the run's events, where in them those still to
+    /// store begin, and the run's record if it is not stored yet.
+    pub async fn finish(mut self) -> Finished {
         if let Some(writing) = self.writing.take() {
             self.stored = writing.await.unwrap_or(false);
         }
-        let all = self.live.events_since(0);
-        let pending = all.partition_point(|e| e.seq <= self.taken);
-        (self.stored, all, pending)
+        let events = self.live.events_since(0);
+        let pending = events.partition_point(|e| e.seq <= self.taken);
+        Finished {
+            stored: self.stored,
+            events,
+            pending,
+            unrecorded: self.unrecorded,
+        }
     }
+}
+
+/// What [`Flusher::finish`] leaves to store.
+#[derive(Debug)]
+pub struct Finished {
+    /// Whether every event written so far is stored.
+    pub stored: bool,
+    /// All of the run's events.
+    pub events: Vec<Arc<RunEvent>>,
+    /// Where in `events` those still to store begin.
+    pub pending: usize,
+    /// The run's record, when no write has stored it.
+    pub unrecorded: Option<NewRun>,
 }

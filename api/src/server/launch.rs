@@ -87,6 +87,7 @@ pub async fn from_editor(app: &AppState, start: RunStart) -> Result<Started, Api
             inputs: start.inputs.into_iter().collect(),
             pinned,
             only,
+            record_late: false,
         })
         .await
 }

@@ -1,7 +1,14 @@
 //! Starting, following, cancelling and draining runs.
 //!
 //! [`Runner::start`] records the run (`running`), registers it with the
-//! [`Hub`] and spawns it. Its events go from the executor's sink into the
+//! [`Hub`] and spawns it. A run asked to be recorded late
+//! ([`RunRequest::record_late`]: a published route's sync and stream
+//! modes, whose caller learns the run's id only with the answer) is
+//! recorded by its first write instead: a run over within a few
+//! milliseconds is stored whole in one write, and one cut off by a crash
+//! before then leaves no record (its caller got no answer either). While
+//! the database is unavailable such runs are recorded up front, and so
+//! refused (503) as before. Its events go from the executor's sink into the
 //! hub's in-memory log, which never blocks the run: websocket subscribers
 //! read it, and so does the store: a run that lasts longer than a few
 //! milliseconds has its events stored while it runs ([`Flusher`]), and when
@@ -44,7 +51,7 @@ use weft_runtime::{Engine, EngineError, EventSink, RunOptions, RunOutcome};
 
 use super::error::ApiError;
 use super::hub::{Hub, LiveRun};
-use super::journal::{Flusher, Journal, persist};
+use super::journal::{Finished, Flusher, Journal, persist};
 use super::metrics::Metrics;
 use crate::store::flows::Selector;
 use crate::store::{
@@ -71,6 +78,10 @@ pub struct RunRequest {
     pub inputs: Map<String, Value>,
     pub pinned: HashMap<String, Map<String, Value>>,
     pub only: Option<HashSet<String>>,
+    /// Record the run only once it has run for a while (or is over): for
+    /// callers that get the run's id only with its answer (a published
+    /// route's sync and stream modes). Saves a short run a write.
+    pub record_late: bool,
 }
 
 /// A started run.
@@ -248,7 +259,10 @@ impl Runner {
             Some(Arc::new(secrets))
         };
         let id = new_run_id();
-        let create = JournalOp::Create(NewRun {
+        // While the database is away, a run that cannot be recorded is
+        // refused at once (503), as one recorded up front would be.
+        let late = request.record_late && !self.inner.journal.is_down();
+        let new = NewRun {
             id: id.clone(),
             project: request.project.clone(),
             flow: request.flow.clone(),
@@ -261,12 +275,18 @@ impl Runner {
             trigger: request.trigger.clone(),
             inputs: Value::Object(request.inputs.clone()),
             instance: self.inner.instance.get().map(|i| i.id()),
-        });
-        self.inner
-            .journal
-            .write(create)
-            .await
-            .map_err(|(e, _)| ApiError::from(e))?;
+            started_at: late.then(crate::store::now_ms),
+        };
+        let unrecorded = if late {
+            Some(new)
+        } else {
+            self.inner
+                .journal
+                .write(JournalOp::Create(new))
+                .await
+                .map_err(|(e, _)| ApiError::from(e))?;
+            None
+        };
         let live = self.inner.hub.begin(&id, &request.project, &request.flow);
         let cancel = CancellationToken::new();
         if let Ok(mut cancels) = self.inner.cancels.lock() {
@@ -285,6 +305,9 @@ impl Runner {
         let run_id = id.clone();
         let (project, flow) = (request.project.clone(), request.flow.clone());
         let mut flusher = Flusher::new(inner.journal.clone(), inner.give_up.clone(), live.clone());
+        if let Some(new) = unrecorded {
+            flusher = flusher.unrecorded(new);
+        }
         self.inner.metrics.run_started();
         self.spawn(async move {
             let started = Instant::now();
@@ -298,7 +321,12 @@ impl Runner {
                     () = flusher.due() => flusher.flush(),
                 }
             };
-            let (stored, mut events, pending) = flusher.finish().await;
+            let Finished {
+                stored,
+                mut events,
+                pending,
+                unrecorded,
+            } = flusher.finish().await;
             let records = node_records(&events, &outcome.nodes);
             let pending = events.split_off(pending);
             inner
@@ -318,11 +346,19 @@ impl Runner {
             // write; only with every earlier event stored, otherwise it
             // stays `running` until a sweep marks it interrupted.
             if stored {
-                let op = JournalOp::Finish {
-                    run: run_id.clone(),
-                    events: pending,
-                    records,
-                    finish,
+                let op = match unrecorded {
+                    Some(new) => JournalOp::Record {
+                        new: Box::new(new),
+                        events: pending,
+                        records,
+                        finish,
+                    },
+                    None => JournalOp::Finish {
+                        run: run_id.clone(),
+                        events: pending,
+                        records,
+                        finish,
+                    },
                 };
                 persist(
                     &inner.journal,

@@ -1,12 +1,14 @@
 //! Group commit: the run-history writes of many runs in one transaction.
 //!
 //! A run costs the database a few writes: its creation, its events, its
-//! node records and its end. Done one run at a time, each is a transaction
-//! of several statements, and every statement is a round trip (to
-//! PostgreSQL, or to SQLite's worker thread). [`Store::write_group`] takes
-//! the writes of many runs ([`JournalOp`]) and stores them in one
-//! transaction of a few multi-row statements: every creation, then every
-//! event, every node record, and every end.
+//! node records and its end (or, for a short run recorded once it is over,
+//! all of them in one [`JournalOp::Record`]). Done one run at a time, each
+//! is a transaction of several statements, and every statement is a round
+//! trip (to PostgreSQL, or to SQLite's worker thread).
+//! [`Store::write_group`] takes the writes of many runs ([`JournalOp`]) and
+//! stores them in one transaction of a few multi-row statements: every
+//! creation, every finished run, then every event, every node record, and
+//! every end.
 //!
 //! The ops of one group must be independent of each other (the server's
 //! journal only groups writes whose callers are all waiting, and a run
@@ -41,6 +43,14 @@ pub enum JournalOp {
     /// [`Store::finish_run_with`].
     Finish {
         run: String,
+        events: Vec<Arc<RunEvent>>,
+        records: Vec<NodeRecord>,
+        finish: RunFinish,
+    },
+    /// A run not recorded while it ran, recorded whole once it is over:
+    /// [`Store::record_run`].
+    Record {
+        new: Box<NewRun>,
         events: Vec<Arc<RunEvent>>,
         records: Vec<NodeRecord>,
         finish: RunFinish,
@@ -116,7 +126,40 @@ impl Store {
                 self.finish_run_with(run, events, records, finish.clone())
                     .await
             }
+            JournalOp::Record {
+                new,
+                events,
+                records,
+                finish,
+            } => {
+                if groupable(op) && self.try_group(std::slice::from_ref(op)).await? {
+                    return Ok(());
+                }
+                self.create_run(NewRun::clone(new)).await?;
+                self.finish_run_with(&new.id, events, records, finish.clone())
+                    .await
+            }
         }
+    }
+
+    /// Records a run that is over, with its events and node records: one
+    /// transaction for a run of a version named by its id, else
+    /// [`Store::create_run`] then [`Store::finish_run_with`] (which say
+    /// what is missing or already there).
+    pub async fn record_run(
+        &self,
+        new: NewRun,
+        events: Vec<Arc<RunEvent>>,
+        records: Vec<NodeRecord>,
+        finish: RunFinish,
+    ) -> Result<()> {
+        self.write_one(&JournalOp::Record {
+            new: Box::new(new),
+            events,
+            records,
+            finish,
+        })
+        .await
     }
 
     /// The group in one transaction: `Ok(false)` (rolled back) when an op
@@ -127,9 +170,20 @@ impl Store {
         let mut events: Vec<(&str, &RunEvent)> = Vec::new();
         let mut records: Vec<(&str, &NodeRecord)> = Vec::new();
         let mut finishes = Vec::new();
+        let mut recorded = Vec::new();
         for op in ops {
             match op {
                 JournalOp::Create(new) => creates.push(new),
+                JournalOp::Record {
+                    new,
+                    events: more,
+                    records: recs,
+                    finish,
+                } => {
+                    events.extend(more.iter().map(|e| (new.id.as_str(), &**e)));
+                    records.extend(recs.iter().map(|r| (new.id.as_str(), r)));
+                    recorded.push((&**new, finish));
+                }
                 JournalOp::Append { run, events: more } => {
                     events.extend(more.iter().map(|e| (run.as_str(), &**e)));
                 }
@@ -153,6 +207,12 @@ impl Store {
                 return Ok(false);
             }
         }
+        for chunk in recorded.chunks(INSERT_ROWS) {
+            if !insert_finished_runs(&mut tx, chunk, now, &context).await? {
+                tx.rollback().await.map_err(db(&context))?;
+                return Ok(false);
+            }
+        }
         insert_event_rows(&mut tx, &events, &context).await?;
         upsert_records(&mut tx, &records, &context).await?;
         for chunk in finishes.chunks(INSERT_ROWS) {
@@ -172,14 +232,13 @@ impl Store {
 /// lookups of its own).
 fn groupable(op: &JournalOp) -> bool {
     match op {
-        JournalOp::Create(new) => {
-            check_new_run(new).is_ok()
-                && new.document.is_none()
-                && matches!(
-                    new.version.as_deref().map(Selector::parse),
-                    Some(Selector::Id(_))
-                )
-        }
+        JournalOp::Create(new) => creatable(new),
+        JournalOp::Record {
+            new,
+            events,
+            finish,
+            ..
+        } => creatable(new) && check_finish(finish).is_ok() && events_in_order(&new.id, events),
         JournalOp::Append { run, events } => events_in_order(run, events),
         JournalOp::Finish {
             run,
@@ -188,6 +247,16 @@ fn groupable(op: &JournalOp) -> bool {
             ..
         } => check_finish(finish).is_ok() && events_in_order(run, events),
     }
+}
+
+/// A creation the group statement can make: of a version named by its id.
+fn creatable(new: &NewRun) -> bool {
+    check_new_run(new).is_ok()
+        && new.document.is_none()
+        && matches!(
+            new.version.as_deref().map(Selector::parse),
+            Some(Selector::Id(_))
+        )
 }
 
 /// `events` all belong to `run`, numbered upwards from 1 on.
@@ -231,12 +300,62 @@ async fn insert_runs(
             .bind(new.stage.clone())
             .bind(&new.trigger)
             .bind(json_text(&new.inputs))
-            .bind(now)
+            .bind(new.started_at.unwrap_or(now))
             .bind(new.instance);
     }
     match query.execute(&mut *conn).await {
         Ok(done) => Ok(done.rows_affected() == chunk.len() as u64),
         // A run id already taken: the single call says which.
+        Err(e) if super::error::is_unique_violation(&e) => Ok(false),
+        Err(e) => Err(db(context)(e)),
+    }
+}
+
+/// Records the finished runs of `chunk` (each of a version named by its
+/// id; started at its `started_at`, else `now`): false when some project,
+/// flow or version is missing.
+async fn insert_finished_runs(
+    conn: &mut sqlx::AnyConnection,
+    chunk: &[(&NewRun, &RunFinish)],
+    now: i64,
+    context: &str,
+) -> Result<bool> {
+    let sql = format!(
+        "WITH n (id, slug, flow, version_id, stage, run_trigger, inputs, started_at, instance, \
+         status, outputs, error, finished_at, duration_ms) AS (VALUES {}) \
+         INSERT INTO weft_runs (id, project_id, flow, version_id, version_number, document, \
+         stage, run_trigger, status, inputs, started_at, instance, outputs, error, finished_at, \
+         duration_ms) \
+         SELECT n.id, p.id, f.name, v.version_id, v.number, NULL, n.stage, n.run_trigger, \
+         n.status, n.inputs, n.started_at, n.instance, n.outputs, n.error, n.finished_at, \
+         n.duration_ms \
+         FROM n JOIN weft_projects p ON p.slug = n.slug \
+         JOIN weft_flows f ON f.project_id = p.id AND f.name = n.flow \
+         JOIN weft_flow_versions v ON v.flow_id = f.id AND v.version_id = n.version_id",
+        placeholders(conn, chunk.len(), 14)
+    );
+    // Only placeholders are spliced in; the values are bound.
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for (new, finish) in chunk {
+        query = query
+            .bind(&new.id)
+            .bind(&new.project)
+            .bind(&new.flow)
+            .bind(new.version.clone())
+            .bind(new.stage.clone())
+            .bind(&new.trigger)
+            .bind(json_text(&new.inputs))
+            .bind(new.started_at.unwrap_or(now))
+            .bind(new.instance)
+            .bind(finish.status.as_str())
+            .bind(finish.outputs.as_ref().map(json_text))
+            .bind(finish.error.as_ref().map(json_text))
+            .bind(finish.finished_at)
+            .bind(finish.duration_ms);
+    }
+    match query.execute(&mut *conn).await {
+        Ok(done) => Ok(done.rows_affected() == chunk.len() as u64),
+        // A run id already taken: the single calls say which.
         Err(e) if super::error::is_unique_violation(&e) => Ok(false),
         Err(e) => Err(db(context)(e)),
     }

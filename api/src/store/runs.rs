@@ -120,6 +120,9 @@ pub struct NewRun {
     /// The process running it ([`super::Instance::id`]); `None` for a run
     /// no process will finish unless told (tests, tools).
     pub instance: Option<i64>,
+    /// When it started (ms since the epoch), for a run recorded after it
+    /// began; `None`: when it is recorded.
+    pub started_at: Option<i64>,
 }
 
 /// How a run ended, for [`Store::finish_run`].
@@ -347,7 +350,7 @@ impl Store {
                 ));
             }
         };
-        let now = now_ms();
+        let now = new.started_at.unwrap_or_else(now_ms);
         sqlx::query(
             "INSERT INTO weft_runs (id, project_id, flow, version_id, version_number, document, \
              stage, run_trigger, status, inputs, started_at, instance) \
@@ -386,7 +389,7 @@ impl Store {
         version_id: &str,
         context: &str,
     ) -> Result<Option<(i64, i64)>> {
-        let now = now_ms();
+        let now = new.started_at.unwrap_or_else(now_ms);
         let _turn = self.write_turn().await;
         let number: Option<i64> = sqlx::query_scalar(
             "INSERT INTO weft_runs (id, project_id, flow, version_id, version_number, document, \

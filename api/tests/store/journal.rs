@@ -137,3 +137,109 @@ pub async fn group_commit_stores_runs_and_isolates_failures(db: Db) {
     assert_eq!(s.last_event_seq("g-0").await.unwrap(), 3);
     assert_eq!(s.get_run("g-0").await.unwrap().status, RunStatus::Running);
 }
+
+fn recorded(new: NewRun, seqs: std::ops::RangeInclusive<u64>) -> JournalOp {
+    let run = new.id.clone();
+    JournalOp::Record {
+        new: Box::new(new),
+        events: seqs.map(|s| Arc::new(event(&run, s))).collect(),
+        records: vec![record("greet", Some(0.5)), record("shout", None)],
+        finish: finished(RunStatus::Succeeded),
+    }
+}
+
+/// A run recorded once it is over ([`JournalOp::Record`], a published
+/// route's short run): stored whole, with its own start time, in a group
+/// or alone; what the single calls refuse is refused the same way, and a
+/// refused record leaves nothing behind.
+pub async fn runs_recorded_when_over(db: Db) {
+    let s = &db.store;
+    s.create_project("p", None).await.unwrap();
+    let (v1, _) = s.save_version("p", "f", &doc("f", "one")).await.unwrap();
+    let started_at = now_ms() - 5_000;
+    let late = |id: &str| NewRun {
+        started_at: Some(started_at),
+        stage: Some("prod".into()),
+        trigger: "http:hello".into(),
+        ..by_id(id, "f", &v1.id)
+    };
+
+    // A group of records among creations.
+    let mut ops: Vec<JournalOp> = (0..30)
+        .map(|i| recorded(late(&format!("rec-{i}")), 1..=5))
+        .collect();
+    ops.push(JournalOp::Create(by_id("rec-running", "f", &v1.id)));
+    let results = s.write_group(&ops).await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    let run = s.get_run("rec-17").await.unwrap();
+    assert_eq!(run.status, RunStatus::Succeeded);
+    assert_eq!(run.started_at, started_at);
+    assert_eq!(run.duration_ms, Some(1.5));
+    assert_eq!(run.outputs, Some(json!({"greeting": "Hi Ada"})));
+    assert_eq!(
+        (run.version_id.as_deref(), run.version_number),
+        (Some(v1.id.as_str()), Some(1))
+    );
+    assert_eq!(
+        (run.stage.as_deref(), run.trigger.as_str()),
+        (Some("prod"), "http:hello")
+    );
+    assert_eq!(s.events_after("rec-17", 0, 100).await.unwrap().len(), 5);
+    let records = s.list_node_records("rec-17").await.unwrap();
+    assert_eq!(records.len(), 2, "{records:?}");
+    assert_eq!(
+        s.get_run("rec-running").await.unwrap().status,
+        RunStatus::Running
+    );
+
+    // Alone, through the single call.
+    let JournalOp::Record {
+        new,
+        events,
+        records,
+        finish,
+    } = recorded(late("rec-alone"), 1..=3)
+    else {
+        unreachable!()
+    };
+    s.record_run(*new, events, records, finish).await.unwrap();
+    assert_eq!(
+        s.get_run("rec-alone").await.unwrap().status,
+        RunStatus::Succeeded
+    );
+    assert_eq!(s.last_event_seq("rec-alone").await.unwrap(), 3);
+
+    // Refused: a taken id, a missing version; the good one still lands.
+    let mixed = vec![
+        recorded(late("rec-3"), 1..=2),
+        recorded(
+            NewRun {
+                started_at: Some(started_at),
+                ..by_id("rec-missing", "f", "v9-deadbeef")
+            },
+            1..=2,
+        ),
+        recorded(late("rec-ok"), 1..=2),
+    ];
+    let results = s.write_group(&mixed).await;
+    let kinds: Vec<&str> = results
+        .iter()
+        .map(|r| match r {
+            Ok(()) => "ok",
+            Err(StoreError::NotFound { .. }) => "not_found",
+            Err(StoreError::Conflict { .. }) => "conflict",
+            Err(_) => "other",
+        })
+        .collect();
+    assert_eq!(kinds, ["conflict", "not_found", "ok"], "{results:?}");
+    // The refused record of rec-3 changed nothing of the stored run.
+    assert_eq!(s.last_event_seq("rec-3").await.unwrap(), 5);
+    assert!(matches!(
+        s.get_run("rec-missing").await,
+        Err(StoreError::NotFound { .. })
+    ));
+    assert_eq!(
+        s.get_run("rec-ok").await.unwrap().status,
+        RunStatus::Succeeded
+    );
+}

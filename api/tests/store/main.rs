@@ -119,6 +119,7 @@ both!(
     runs::runs_by_version_id,
     runs::retention_by_count_and_age,
     journal::group_commit_stores_runs_and_isolates_failures,
+    journal::runs_recorded_when_over,
     security::secrets_are_encrypted_at_rest,
     security::tokens_are_hashed,
     security::api_keys_are_hashed_and_scoped,
@@ -147,6 +148,7 @@ pub fn draft_run(id: &str, project: &str, flow: &str) -> NewRun {
         trigger: "editor".into(),
         inputs: json!({"name": "Ada"}),
         instance: None,
+        started_at: None,
     }
 }
 

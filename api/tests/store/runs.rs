@@ -23,6 +23,7 @@ pub async fn run_lifecycle_and_node_records(db: Db) {
             trigger: "api".into(),
             inputs: json!({"name": "Ada"}),
             instance: None,
+            started_at: None,
         })
         .await
         .unwrap();

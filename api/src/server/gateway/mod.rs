@@ -329,6 +329,9 @@ async fn run_route(
             stage: Some(stage.to_string()),
             trigger: format!("http:{}", record.trigger),
             inputs,
+            // The caller learns the run's id with its answer, except in
+            // async mode, where the status URL must find it at once.
+            record_late: mode != TriggerMode::Async,
             ..RunRequest::default()
         })
         .await?;
