@@ -70,6 +70,34 @@ pub async fn published_flows_answer_http(bed: Bed) {
     assert_eq!(status, StatusCode::OK, "{v}");
     assert_eq!(v, json!({"greeting": "HELLO ADA!"}));
     assert!(headers.contains_key("x-request-id"));
+    // The run is stored whole before the answer goes out, recorded in one
+    // write once it was over: events, node records, its own start time.
+    let store = &bed.state.store;
+    let filter = weft::store::RunFilter {
+        project: "demo".into(),
+        flow: Some("hello".into()),
+        limit: 10,
+        ..Default::default()
+    };
+    let runs = store.list_runs(&filter).await.unwrap();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    let run = &runs[0];
+    assert_eq!(run.status, weft::store::RunStatus::Succeeded, "{run:?}");
+    assert_eq!(
+        (run.trigger.as_str(), run.stage.as_deref()),
+        ("http:by-path", Some("prod"))
+    );
+    assert_eq!(run.outputs, Some(json!({"greeting": "HELLO ADA!"})));
+    let finished_at = run.finished_at.expect("a finished run has its end time");
+    assert!(run.started_at <= finished_at, "{run:?}");
+    let events = store.events_after(&run.id, 0, 100).await.unwrap();
+    assert_eq!(
+        events.last().map(|e| e.body.kind()),
+        Some("run.finished"),
+        "{events:?}"
+    );
+    let nodes = store.list_node_records(&run.id).await.unwrap();
+    assert_eq!(nodes.len(), 2, "{nodes:?}");
     // By path on another host, from the JSON body; the caller's request id.
     let (status, headers, v) = send(
         &bed,
