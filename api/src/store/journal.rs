@@ -173,7 +173,7 @@ impl Store {
         let mut recorded = Vec::new();
         for op in ops {
             match op {
-                JournalOp::Create(new) => creates.push(new),
+                JournalOp::Create(new) => creates.push((new, None)),
                 JournalOp::Record {
                     new,
                     events: more,
@@ -182,7 +182,7 @@ impl Store {
                 } => {
                     events.extend(more.iter().map(|e| (new.id.as_str(), &**e)));
                     records.extend(recs.iter().map(|r| (new.id.as_str(), r)));
-                    recorded.push((&**new, finish));
+                    recorded.push((&**new, Some(finish)));
                 }
                 JournalOp::Append { run, events: more } => {
                     events.extend(more.iter().map(|e| (run.as_str(), &**e)));
@@ -201,14 +201,12 @@ impl Store {
         }
         let mut tx = self.begin(&context).await?;
         let now = now_ms();
-        for chunk in creates.chunks(INSERT_ROWS) {
+        // Running runs and finished ones in statements of their own.
+        for chunk in creates
+            .chunks(INSERT_ROWS)
+            .chain(recorded.chunks(INSERT_ROWS))
+        {
             if !insert_runs(&mut tx, chunk, now, &context).await? {
-                tx.rollback().await.map_err(db(&context))?;
-                return Ok(false);
-            }
-        }
-        for chunk in recorded.chunks(INSERT_ROWS) {
-            if !insert_finished_runs(&mut tx, chunk, now, &context).await? {
                 tx.rollback().await.map_err(db(&context))?;
                 return Ok(false);
             }
@@ -269,29 +267,48 @@ fn events_in_order(run: &str, events: &[Arc<RunEvent>]) -> bool {
     })
 }
 
-/// Creates the runs of `chunk` (each of a version named by its id), all
-/// started at `now`: false when some project, flow or version is missing.
+/// Records the runs of `chunk` (each of a version named by its id, started
+/// at its `started_at`, else `now`): `running` when they come without an
+/// end, finished with it when they come with one (the rows of a chunk are
+/// all of one kind: a mixed chunk binds the wrong number of values, which
+/// the database refuses). False when some project, flow or version is
+/// missing.
 async fn insert_runs(
     conn: &mut sqlx::AnyConnection,
-    chunk: &[&NewRun],
+    chunk: &[(&NewRun, Option<&RunFinish>)],
     now: i64,
     context: &str,
 ) -> Result<bool> {
+    // A finished run's end goes in the same row. Its columns are never
+    // NULL floats: sqlx 0.9's `Any` binds `Option::<f64>::None` as a
+    // PostgreSQL `float4` (see `upsert_records`).
+    let finished = chunk.first().is_some_and(|(_, end)| end.is_some());
+    let (end_values, end_columns, end_selected, status, columns) = if finished {
+        (
+            ", status, outputs, error, finished_at, duration_ms",
+            ", outputs, error, finished_at, duration_ms",
+            ", n.outputs, n.error, n.finished_at, n.duration_ms",
+            "n.status",
+            14,
+        )
+    } else {
+        ("", "", "", "'running'", 9)
+    };
     let sql = format!(
-        "WITH n (id, slug, flow, version_id, stage, run_trigger, inputs, started_at, instance) \
-         AS (VALUES {}) \
+        "WITH n (id, slug, flow, version_id, stage, run_trigger, inputs, started_at, instance\
+         {end_values}) AS (VALUES {}) \
          INSERT INTO weft_runs (id, project_id, flow, version_id, version_number, document, \
-         stage, run_trigger, status, inputs, started_at, instance) \
+         stage, run_trigger, status, inputs, started_at, instance{end_columns}) \
          SELECT n.id, p.id, f.name, v.version_id, v.number, NULL, n.stage, n.run_trigger, \
-         'running', n.inputs, n.started_at, n.instance \
+         {status}, n.inputs, n.started_at, n.instance{end_selected} \
          FROM n JOIN weft_projects p ON p.slug = n.slug \
          JOIN weft_flows f ON f.project_id = p.id AND f.name = n.flow \
          JOIN weft_flow_versions v ON v.flow_id = f.id AND v.version_id = n.version_id",
-        placeholders(conn, chunk.len(), 9)
+        placeholders(conn, chunk.len(), columns)
     );
     // Only placeholders are spliced in; the values are bound.
     let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-    for new in chunk {
+    for (new, end) in chunk {
         query = query
             .bind(&new.id)
             .bind(&new.project)
@@ -302,56 +319,14 @@ async fn insert_runs(
             .bind(json_text(&new.inputs))
             .bind(new.started_at.unwrap_or(now))
             .bind(new.instance);
-    }
-    match query.execute(&mut *conn).await {
-        Ok(done) => Ok(done.rows_affected() == chunk.len() as u64),
-        // A run id already taken: the single call says which.
-        Err(e) if super::error::is_unique_violation(&e) => Ok(false),
-        Err(e) => Err(db(context)(e)),
-    }
-}
-
-/// Records the finished runs of `chunk` (each of a version named by its
-/// id; started at its `started_at`, else `now`): false when some project,
-/// flow or version is missing.
-async fn insert_finished_runs(
-    conn: &mut sqlx::AnyConnection,
-    chunk: &[(&NewRun, &RunFinish)],
-    now: i64,
-    context: &str,
-) -> Result<bool> {
-    let sql = format!(
-        "WITH n (id, slug, flow, version_id, stage, run_trigger, inputs, started_at, instance, \
-         status, outputs, error, finished_at, duration_ms) AS (VALUES {}) \
-         INSERT INTO weft_runs (id, project_id, flow, version_id, version_number, document, \
-         stage, run_trigger, status, inputs, started_at, instance, outputs, error, finished_at, \
-         duration_ms) \
-         SELECT n.id, p.id, f.name, v.version_id, v.number, NULL, n.stage, n.run_trigger, \
-         n.status, n.inputs, n.started_at, n.instance, n.outputs, n.error, n.finished_at, \
-         n.duration_ms \
-         FROM n JOIN weft_projects p ON p.slug = n.slug \
-         JOIN weft_flows f ON f.project_id = p.id AND f.name = n.flow \
-         JOIN weft_flow_versions v ON v.flow_id = f.id AND v.version_id = n.version_id",
-        placeholders(conn, chunk.len(), 14)
-    );
-    // Only placeholders are spliced in; the values are bound.
-    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-    for (new, finish) in chunk {
-        query = query
-            .bind(&new.id)
-            .bind(&new.project)
-            .bind(&new.flow)
-            .bind(new.version.clone())
-            .bind(new.stage.clone())
-            .bind(&new.trigger)
-            .bind(json_text(&new.inputs))
-            .bind(new.started_at.unwrap_or(now))
-            .bind(new.instance)
-            .bind(finish.status.as_str())
-            .bind(finish.outputs.as_ref().map(json_text))
-            .bind(finish.error.as_ref().map(json_text))
-            .bind(finish.finished_at)
-            .bind(finish.duration_ms);
+        if let Some(end) = end {
+            query = query
+                .bind(end.status.as_str())
+                .bind(end.outputs.as_ref().map(json_text))
+                .bind(end.error.as_ref().map(json_text))
+                .bind(end.finished_at)
+                .bind(end.duration_ms);
+        }
     }
     match query.execute(&mut *conn).await {
         Ok(done) => Ok(done.rows_affected() == chunk.len() as u64),

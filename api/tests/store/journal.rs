@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use serde_json::json;
 use weft::store::*;
+use weft_editor_protocol::events::RunEvent;
 
 use super::{Db, doc, draft_run, event, finished};
 
@@ -29,11 +30,23 @@ fn record(node: &str, duration_ms: Option<f64>) -> NodeRecord {
     }
 }
 
+/// Events `seqs` of `run` and its two node records.
+fn history(
+    run: &str,
+    seqs: std::ops::RangeInclusive<u64>,
+) -> (Vec<Arc<RunEvent>>, Vec<NodeRecord>) {
+    (
+        seqs.map(|s| Arc::new(event(run, s))).collect(),
+        vec![record("greet", Some(0.5)), record("shout", None)],
+    )
+}
+
 fn finish(run: &str, seqs: std::ops::RangeInclusive<u64>) -> JournalOp {
+    let (events, records) = history(run, seqs);
     JournalOp::Finish {
         run: run.into(),
-        events: seqs.map(|s| Arc::new(event(run, s))).collect(),
-        records: vec![record("greet", Some(0.5)), record("shout", None)],
+        events,
+        records,
         finish: finished(RunStatus::Succeeded),
     }
 }
@@ -139,11 +152,11 @@ pub async fn group_commit_stores_runs_and_isolates_failures(db: Db) {
 }
 
 fn recorded(new: NewRun, seqs: std::ops::RangeInclusive<u64>) -> JournalOp {
-    let run = new.id.clone();
+    let (events, records) = history(&new.id, seqs);
     JournalOp::Record {
         new: Box::new(new),
-        events: seqs.map(|s| Arc::new(event(&run, s))).collect(),
-        records: vec![record("greet", Some(0.5)), record("shout", None)],
+        events,
+        records,
         finish: finished(RunStatus::Succeeded),
     }
 }
